@@ -1,0 +1,3 @@
+from livetape.cli import main
+
+main()

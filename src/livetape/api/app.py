@@ -1,0 +1,89 @@
+"""The FastAPI application: builds the services in its lifespan, maps errors at the edge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..config import Settings
+from ..db.session import Database
+from ..errors import Catalogue, LivetapeError
+from ..rooms.registry import RoomRegistry
+from ..service.apps import AppService
+from ..service.recording import RecordingService
+from ..service.rooms import RoomService
+from ..storage import create_storage
+from ..vod.library import Library
+from . import record, rooms, vod, whip
+from .deps import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A livetape server for ``settings``; nothing starts until the lifespan runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url())
+        await db.start()
+        registry = RoomRegistry()
+        library = Library(db.sessions, create_storage(settings))
+        room_service = RoomService(settings, db.sessions, registry)
+        recordings = RecordingService(settings, db.sessions, registry, library)
+        recovered = await recordings.recover()
+        if recovered:
+            log.warning("recovered %d recording(s) left open by a crash", recovered)
+        app.state.services = Services(
+            settings, db, AppService(db.sessions), room_service, recordings, library
+        )
+        try:
+            yield
+        finally:
+            await recordings.shutdown()
+            await room_service.shutdown()
+            await db.stop()
+
+    app = FastAPI(
+        title="livetape", version=__version__, lifespan=lifespan,
+        description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
+    )
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
+    )
+
+    @app.exception_handler(LivetapeError)
+    async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.kind.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        error = LivetapeError(Catalogue.INVALID_PARAMETER, details)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = Catalogue.NOT_FOUND if exc.status_code == 404 else Catalogue.INVALID_PARAMETER
+        error = LivetapeError(kind, str(exc.detail))
+        return JSONResponse(error.body(), status_code=exc.status_code)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for module in (rooms, whip, record, vod):
+        app.include_router(module.router)
+    return app

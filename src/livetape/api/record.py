@@ -1,0 +1,47 @@
+"""POST /v1/record (start / stop) and GET /v1/recordings/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ..service.apps import Identity
+from ..service.requests import parse_record_request
+from .deps import identity, services
+
+router = APIRouter(prefix="/v1", tags=["record"])
+
+_EXAMPLE = {
+    "operation": "start", "room_id": "class-1", "user_id": "alice", "file_name": "lesson-1",
+    "src_type": "camera", "record_type": "video", "class_id": 0, "tags": ["math"],
+    "transcode": False, "screenshot": False, "watermark": False,
+}
+
+
+# The body is parsed by hand (each fault has its own code); this documents it in OpenAPI.
+_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "required": ["operation", "room_id"]}, "example": _EXAMPLE,
+}}}}
+
+
+@router.post("/record", summary="Start or stop recording a participant's stream",
+             openapi_extra=_BODY_DOC)
+async def record(
+    request: Request, who: Annotated[Identity, Depends(identity)]
+) -> dict[str, Any]:
+    """Body fields as in the README; errors use the table's codes."""
+    svc = services(request)
+    parsed = parse_record_request(
+        await request.body(), max_name=svc.settings.max_file_name_length,
+        max_tags=svc.settings.max_tags,
+    )
+    result = await svc.recordings.handle(who, parsed)
+    return {"code": 0, "message": "ok", **result}
+
+
+@router.get("/recordings/{recording_id}", summary="A recording: state, reason, file ids")
+async def get_recording(
+    recording_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
+) -> dict[str, Any]:
+    return await services(request).recordings.get(who.app_id, recording_id)

@@ -1,0 +1,66 @@
+"""WHIP (RFC 9725): POST an SDP offer to publish into a room, DELETE the session to leave."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ..errors import Catalogue, LivetapeError
+from ..service.apps import Identity
+from .deps import identity, services
+
+router = APIRouter(prefix="/v1/rooms/{room_id}/whip", tags=["whip"])
+
+SDP = "application/sdp"
+
+
+@router.options("", include_in_schema=False)
+@router.options("/{publication_id}", include_in_schema=False)
+async def options() -> Response:
+    # CORS preflights are answered by the middleware; this covers plain OPTIONS (RFC 9725 4.2)
+    return Response(status_code=204, headers={"Accept-Post": SDP})
+
+
+@router.post(
+    "", status_code=201, summary="Publish a stream (WHIP)",
+    responses={201: {"content": {SDP: {}}, "description": "SDP answer; Location = session"}},
+)
+async def publish(
+    room_id: str, request: Request, who: Annotated[Identity, Depends(identity)],
+    src_type: Annotated[str, Query(pattern="^(camera|screen)$")] = "camera",
+    user_id: str | None = None,
+) -> Response:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, f"Content-Type must be {SDP}")
+    publisher = who.user_id or user_id
+    if not publisher:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, "user_id is required for server calls")
+    offer = (await request.body()).decode("utf-8", "replace")
+    if "m=" not in offer:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, "the body is not an SDP offer")
+    publication, answer = await services(request).rooms.publish(
+        who.app_id, room_id, publisher, src_type, offer
+    )
+    location = f"/v1/rooms/{room_id}/whip/{publication.publication_id}"
+    return Response(answer, status_code=201, media_type=SDP,
+                    headers={"Location": location, "ETag": f'"{publication.publication_id}"'})
+
+
+@router.patch("/{publication_id}", include_in_schema=False)
+async def patch(publication_id: str) -> Response:
+    # trickle ICE / ICE restarts are not supported: aiortc gathers all candidates up front
+    return Response(status_code=405, headers={"Allow": "DELETE, OPTIONS"})
+
+
+@router.delete("/{publication_id}", summary="Leave (end a WHIP session)")
+async def leave(
+    room_id: str, publication_id: str, request: Request,
+    who: Annotated[Identity, Depends(identity)],
+) -> Response:
+    svc = services(request)
+    publication = svc.rooms.registry.by_id(publication_id)
+    if publication is not None and who.user_id not in (None, publication.user_id):
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no WHIP session {publication_id!r}")
+    await svc.rooms.unpublish(who.app_id, room_id, publication_id)
+    return Response(status_code=200)

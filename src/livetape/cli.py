@@ -1,0 +1,238 @@
+"""The ``livetape`` command: serve, app, token, publish, record, vod."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .config import Settings
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _settings(data_dir: str | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = Path(data_dir)
+    return Settings(**values)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _with_apps(settings: Settings, job: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``job(AppService)`` against the configured database (no server needed)."""
+    from .db.session import Database
+    from .service.apps import AppService
+
+    async def run() -> T:
+        db = Database(settings.resolved_database_url())
+        await db.start()
+        try:
+            return await job(AppService(db.sessions))
+        finally:
+            await db.stop()
+
+    return asyncio.run(run())
+
+
+def _client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--url", default=lambda: os.environ.get("LIVETAPE_URL", DEFAULT_URL),
+                      show_default="$LIVETAPE_URL or " + DEFAULT_URL, help="Server URL.")(fn)
+    fn = click.option("--key", envvar="LIVETAPE_SECRET_KEY",
+                      help="App secret key (server-side calls). Env: LIVETAPE_SECRET_KEY.")(fn)
+    return click.option("--token", envvar="LIVETAPE_TOKEN",
+                        help="User token (client calls). Env: LIVETAPE_TOKEN.")(fn)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """livetape: recording for interactive live video."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address [LIVETAPE_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Listen port [LIVETAPE_PORT, 8080].")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+@click.option("--demo", is_flag=True, help="Create (once) and print a demo app's credentials.")
+def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) -> None:
+    """Run the server (migrates the database first)."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .db.session import migrate
+
+    settings = _settings(data_dir, host=host, port=port)
+    logging.getLogger("livetape").setLevel(logging.INFO)
+    migrate(settings.resolved_database_url())
+    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if demo:
+        async def demo_app(apps: Any) -> Any:
+            return await apps.first_named("demo") or await apps.create("demo")
+
+        app = _with_apps(settings, demo_app)
+        click.echo(f"livetape {url}  (API docs: {url}/docs)")
+        click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="info", lifespan="on")
+
+
+@main.group()
+def app() -> None:
+    """Manage apps."""
+
+
+@app.command("create")
+@click.argument("name")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_create(name: str, data_dir: str | None) -> None:
+    """Create an app; prints {"app_id", "secret_key"}."""
+    created = _with_apps(_settings(data_dir), lambda apps: apps.create(name))
+    _print_json({"app_id": created.app_id, "secret_key": created.secret_key})
+
+
+@main.command()
+@click.option("--app-id", required=True)
+@click.option("--user-id", required=True)
+@click.option("--ttl", type=int, default=None, help="Lifetime in seconds [86400].")
+@click.option("--privileges", default="record", show_default=True,
+              help="Comma-separated; '' for none.")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def token(app_id: str, user_id: str, ttl: int | None, privileges: str,
+          data_dir: str | None) -> None:
+    """Mint a user token; prints {"token"}."""
+    settings = _settings(data_dir)
+
+    async def mint(apps: Any) -> str:
+        found = await apps.get(app_id)
+        if found is None:
+            raise click.ClickException(f"no app {app_id!r} in {settings.resolved_database_url()}")
+        granted = [p for p in privileges.split(",") if p]
+        result: str = apps.mint_token(found, user_id, ttl or settings.token_default_ttl_seconds,
+                                      granted)
+        return result
+
+    _print_json({"token": _with_apps(settings, mint)})
+
+
+@main.command()
+@_client_options
+@click.option("--room", required=True, help="Room id.")
+@click.option("--src-type", type=click.Choice(["camera", "screen"]), default="camera")
+@click.option("--file", "media_file", type=click.Path(exists=True, dir_okay=False),
+              help="Media file to send (H.264/VP8 + audio); default: a synthetic test source.")
+@click.option("--seconds", type=float, default=None, help="Stop after N seconds.")
+@click.option("--loop", is_flag=True, help="Repeat the media until stopped.")
+def publish(url: str, key: str | None, token: str | None, room: str, src_type: str,
+            media_file: str | None, seconds: float | None, loop: bool) -> None:
+    """Publish a file or a synthetic source into a room over WHIP (needs --token)."""
+    from .client.media import EncodedMedia
+    from .client.publisher import WhipPublisher
+
+    if not token:
+        raise click.UsageError("publishing needs a user token (--token or LIVETAPE_TOKEN)")
+
+    async def run() -> None:
+        media = (EncodedMedia.from_file(Path(media_file)) if media_file
+                 else EncodedMedia.synthetic(seconds or 10.0))
+        whip = f"{url.rstrip('/')}/v1/rooms/{room}/whip?src_type={src_type}"
+        publisher = WhipPublisher(whip, token, media, loop=loop)
+        await publisher.start()
+        click.echo(json.dumps({"location": publisher.location}))
+        try:
+            if seconds is not None:
+                await asyncio.sleep(seconds)
+            else:
+                await publisher.wait_done()
+        finally:
+            await publisher.stop()
+
+    asyncio.run(run())
+
+
+@main.group()
+def record() -> None:
+    """Start / stop recording (server key + --user, or a user token)."""
+
+
+def _record_call(url: str, key: str | None, token: str | None,
+                 call: Callable[[Any], Awaitable[Any]]) -> None:
+    from .client.api import ApiError, LivetapeClient
+
+    async def run() -> Any:
+        async with LivetapeClient(url, secret_key=key, token=token) as client:
+            return await call(client)
+
+    try:
+        _print_json(asyncio.run(run()))
+    except ApiError as exc:
+        _print_json(exc.body)
+        raise SystemExit(1) from exc
+
+
+@record.command("start")
+@_client_options
+@click.option("--room", required=True)
+@click.option("--user", "user_id", default=None, help="User id (server-side calls).")
+@click.option("--file-name", required=True)
+@click.option("--src-type", type=click.Choice(["camera", "screen"]), default="camera")
+@click.option("--audio-only", is_flag=True)
+@click.option("--class-id", type=int, default=0)
+@click.option("--tag", "tags", multiple=True)
+def record_start(url: str, key: str | None, token: str | None, room: str,
+                 user_id: str | None, file_name: str, src_type: str, audio_only: bool,
+                 class_id: int, tags: tuple[str, ...]) -> None:
+    """Start recording a participant's stream; prints {"recording_id"}."""
+    async def call(client: Any) -> Any:
+        recording_id = await client.start_recording(
+            room, file_name, user_id=user_id, src_type=src_type,
+            record_type="audio" if audio_only else "video", class_id=class_id, tags=list(tags),
+        )
+        return {"recording_id": recording_id}
+
+    _record_call(url, key, token, call)
+
+
+@record.command("stop")
+@_client_options
+@click.option("--room", required=True)
+@click.option("--user", "user_id", default=None, help="User id (server-side calls).")
+@click.option("--src-type", type=click.Choice(["camera", "screen"]), default="camera")
+def record_stop(url: str, key: str | None, token: str | None, room: str,
+                user_id: str | None, src_type: str) -> None:
+    """Stop recording; prints {"file_ids"}."""
+    async def call(client: Any) -> Any:
+        return {"file_ids": await client.stop_recording(room, user_id=user_id,
+                                                        src_type=src_type)}
+
+    _record_call(url, key, token, call)
+
+
+@main.group()
+def vod() -> None:
+    """The VOD library."""
+
+
+@vod.command("play-info")
+@_client_options
+@click.argument("name")
+@click.option("--page-no", type=int, default=1)
+@click.option("--page-size", type=int, default=10)
+def vod_play_info(url: str, key: str | None, token: str | None, name: str, page_no: int,
+                  page_size: int) -> None:
+    """DescribeVodPlayInfo: files whose name starts with NAME, with play URLs."""
+    _record_call(url, key, token,
+                 lambda c: c.play_info(name, page_no=page_no, page_size=page_size))

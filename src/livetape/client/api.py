@@ -1,0 +1,107 @@
+"""The Python SDK for livetape's server API (rooms, tokens, recording, play info)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """A livetape error response: the table's code, message and hint."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        self.code = int(body.get("code", -1))
+        self.message = str(body.get("message", ""))
+        self.hint = str(body.get("hint", ""))
+        super().__init__(f"HTTP {status}, code {self.code}: {self.message} (hint: {self.hint})")
+
+
+class LivetapeClient:
+    """Talks to one livetape server as an app server (secret key) or as a user (token).
+
+    >>> async with LivetapeClient("http://127.0.0.1:8080", secret_key="...") as lt:
+    ...     await lt.create_room("class-1")
+    """
+
+    def __init__(self, base_url: str, *, secret_key: str | None = None,
+                 token: str | None = None, timeout: float = 60.0) -> None:
+        credential = secret_key or token
+        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> LivetapeClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"code": -1, "message": response.text}
+            raise ApiError(response.status_code, body)
+        if response.status_code == 204 or not response.content:
+            return {}
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def mint_token(self, user_id: str, *, ttl_seconds: int | None = None,
+                         privileges: list[str] | None = None) -> str:
+        body: dict[str, Any] = {"user_id": user_id}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if privileges is not None:
+            body["privileges"] = privileges
+        return str((await self._call("POST", "/v1/tokens", json=body))["token"])
+
+    async def create_room(self, room_id: str | None = None, *, type: str = "multi") -> str:
+        body = {"room_id": room_id, "type": type}
+        return str((await self._call("POST", "/v1/rooms", json=body))["room_id"])
+
+    async def get_room(self, room_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v1/rooms/{room_id}")
+
+    async def delete_room(self, room_id: str) -> None:
+        await self._call("DELETE", f"/v1/rooms/{room_id}")
+
+    def whip_url(self, room_id: str, src_type: str = "camera") -> str:
+        return f"{self.base_url}/v1/rooms/{room_id}/whip?src_type={src_type}"
+
+    async def start_recording(self, room_id: str, file_name: str, *,
+                              user_id: str | None = None, src_type: str = "camera",
+                              **options: Any) -> str:
+        """Start; ``options``: record_type, class_id, tags, transcode, screenshot, watermark."""
+        body = {"operation": "start", "room_id": room_id, "file_name": file_name,
+                "src_type": src_type, **options}
+        if user_id is not None:
+            body["user_id"] = user_id
+        return str((await self._call("POST", "/v1/record", json=body))["recording_id"])
+
+    async def stop_recording(self, room_id: str, *, user_id: str | None = None,
+                             src_type: str = "camera") -> list[str]:
+        """Stop; returns the ids of every file the recording produced, in order."""
+        body: dict[str, Any] = {"operation": "stop", "room_id": room_id, "src_type": src_type}
+        if user_id is not None:
+            body["user_id"] = user_id
+        return list((await self._call("POST", "/v1/record", json=body))["file_ids"])
+
+    async def get_recording(self, recording_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v1/recordings/{recording_id}")
+
+    async def play_info(self, file_name: str, *, page_no: int = 1,
+                        page_size: int = 10) -> dict[str, Any]:
+        params = {"file_name": file_name, "page_no": page_no, "page_size": page_size}
+        return await self._call("GET", "/v1/vod/play-info", params=params)
+
+    async def get_file(self, file_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v1/vod/files/{file_id}")

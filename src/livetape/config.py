@@ -1,0 +1,74 @@
+"""Typed settings, read from ``LIVETAPE_*`` environment variables (and CLI flags).
+
+Every user-visible limit lives here so tests can shrink it and the README can list it.
+Bad values fail loudly at start-up (pydantic validation), never half-way through a recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVETAPE_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite database and files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql://... works."
+    )
+    host: str = Field("127.0.0.1", description="HTTP listen address.")
+    port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
+    public_url: str | None = Field(
+        None, description="Base URL put in play URLs; default: the URL the request came to."
+    )
+
+    segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
+    idle_timeout_seconds: float = Field(
+        60.0, gt=0, description="Close a recording after N seconds without media."
+    )
+    fragment_seconds: float = Field(
+        1.0, gt=0, le=10, description="fMP4 fragment length: at most this much is lost on a crash."
+    )
+    keyframe_request_lead_seconds: float = Field(
+        1.0, ge=0, description="Ask the publisher for a keyframe this long before each cut."
+    )
+    keyframe_request_interval_seconds: float = Field(
+        1.0, gt=0, description="Repeat the keyframe request this often while waiting for one."
+    )
+    sync_wait_seconds: float = Field(
+        3.0, ge=0, description="Wait this long for RTCP sender reports before aligning A/V by "
+        "arrival time instead.",
+    )
+    max_file_name_length: int = Field(40, gt=0, description="Longest accepted file_name.")
+    max_tags: int = Field(16, ge=0, description="Most tags per recording.")
+    token_default_ttl_seconds: int = Field(86400, gt=0, description="User token lifetime.")
+    pair_room_max_members: int = Field(2, ge=2, description="Members allowed in a pair room.")
+    multi_room_max_members: int = Field(50, ge=2, description="Members allowed in a multi room.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("LIVETAPE_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where recordings are written while they run (fragmented MP4 parts)."""
+        return self.data_dir / "recordings"
+
+    @property
+    def storage_dir(self) -> Path:
+        """Where the local storage back end keeps library objects."""
+        return self.data_dir / "storage"
+
+    def resolved_database_url(self) -> str:
+        """The database URL as given, or the embedded SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'livetape.db').resolve()}"

@@ -1,0 +1,132 @@
+"""SQLAlchemy models: apps, rooms, recordings, their segments, and library files.
+
+Schema changes go through ``db/migrations`` (alembic); these classes are the source the
+migrations are written from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class App(Base):
+    __tablename__ = "apps"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_key: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))  # "multi" | "pair"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Recording(Base):
+    """One start..stop of one published stream; produces one file per segment."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_stream", "app_id", "room_id", "user_id", "src_type"),)
+
+    recording_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    room_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    src_type: Mapped[str] = mapped_column(String(8))  # "camera" | "screen"
+    record_type: Mapped[str] = mapped_column(String(8))  # "video" | "audio"
+    file_name: Mapped[str] = mapped_column(String(200))
+    class_id: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    transcode: Mapped[bool] = mapped_column(default=False)
+    screenshot: Mapped[bool] = mapped_column(default=False)
+    watermark: Mapped[bool] = mapped_column(default=False)
+    # "recording" while it runs; "ended" afterwards (end_reason says why).
+    state: Mapped[str] = mapped_column(String(12), default="recording")
+    # "stopped" (by a stop request), "idle", "publisher_left", "room_closed", "shutdown",
+    # "recovered" (finalized at start-up after a crash), "failed".
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    work_dir: Mapped[str] = mapped_column(String(500))
+
+
+class Segment(Base):
+    """One output file of a recording: written as fragmented MP4, then finalized."""
+
+    __tablename__ = "segments"
+
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.recording_id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_path: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(12), default="writing")  # writing|done|empty
+    file_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VodFile(Base):
+    """A file in the VOD library (status codes as the original: -1, 2, 4, 7, 100)."""
+
+    __tablename__ = "vod_files"
+    __table_args__ = (
+        Index("ix_vod_files_name", "app_id", "file_name"),
+        Index("ix_vod_files_recording", "recording_id"),
+    )
+
+    file_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    file_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer, default=-1)
+    storage_key: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration: Mapped[float] = mapped_column(default=0.0)
+    video_codec: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    audio_codec: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    bitrate: Mapped[int] = mapped_column(Integer, default=0)  # bits per second, whole file
+    video_bitrate: Mapped[int] = mapped_column(Integer, default=0)
+    recording_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    segment_seq: Mapped[int] = mapped_column(Integer, default=0)
+    room_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    src_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    class_id: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    create_time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,128 @@
+"""THE error catalogue: the source document's table, plus livetape's documented extensions.
+
+Every failure a user can see is one of these entries. Code, message, hint and HTTP status
+are chosen here and only here; the API turns a :class:`LivetapeError` into
+``{"code", "message", "hint"}`` at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+_CHECK_FIELDS = "check that the recording request's fields are complete"
+_CHECK_ROOM = "check the room was opened, the user ID and room ID, or whether the user already left"
+_SUPPORT = "server-internal error: see the server log; report it if it repeats"
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """One row of the catalogue."""
+
+    code: int
+    name: str
+    message: str
+    hint: str
+    http_status: int
+    extension: bool = False  # not in the source document's table
+
+
+class Catalogue:
+    """The rows, by name. Codes below 30000000 and marked ``extension`` are livetape's own."""
+
+    NO_RECORD_PERMISSION = ErrorKind(
+        1, "no_record_permission", "the user has no recording permission",
+        "mint the user's token with the 'record' privilege", 403,
+    )
+    BALANCE_INSUFFICIENT = ErrorKind(
+        2, "balance_insufficient", "the app's VOD balance is insufficient",
+        "top up the app's balance", 402,
+    )
+    INVALID_PARAMETER = ErrorKind(
+        1000, "invalid_parameter", "invalid parameter", "see the message for the field", 400,
+        extension=True,
+    )
+    UNAUTHORIZED = ErrorKind(
+        1001, "unauthorized", "authentication failed",
+        "send 'Authorization: Bearer <secret_key>' (server) or a valid user token (client)", 401,
+        extension=True,
+    )
+    CONFLICT = ErrorKind(
+        1002, "conflict", "the resource already exists or is in use",
+        "use another id, or leave/close the existing one first", 409, extension=True,
+    )
+    NOT_FOUND = ErrorKind(
+        10008, "not_found", "resource not found", "check the id", 404, extension=True,
+    )
+    PARSE_FAILURE = ErrorKind(
+        30000000, "parse_failure", "recording request could not be parsed", _CHECK_FIELDS, 400,
+    )
+    NO_BODY = ErrorKind(
+        30000001, "no_body", "no recording request body", _CHECK_FIELDS, 400,
+    )
+    NO_FILE_NAME = ErrorKind(
+        30000002, "no_file_name", "no file name field", _CHECK_FIELDS, 400,
+    )
+    NO_OPERATION = ErrorKind(
+        30000003, "no_operation", "no (or unknown) operation field",
+        "operation must be 'start' or 'stop'", 400,
+    )
+    BAD_SRC_TYPE = ErrorKind(
+        30000004, "bad_src_type", "wrong video source type",
+        "src_type must be 'camera' or 'screen'", 400,
+    )
+    INTERNAL_PACKING = ErrorKind(
+        30000201, "internal_packing", "server-internal packing error", _SUPPORT, 500,
+    )
+    ROOM_NOT_FOUND = ErrorKind(
+        30000410, "room_not_found", "the room being recorded does not exist", _CHECK_ROOM, 404,
+    )
+    USER_NOT_IN_ROOM = ErrorKind(
+        30000411, "user_not_in_room",
+        "the user starting the recording is not in the room or does not publish that source",
+        _CHECK_ROOM, 404,
+    )
+    NOT_RECORDING = ErrorKind(
+        30000412, "not_recording", "stop sent again: nothing is being recorded",
+        "the recording is already stopped; check for repeated stops", 409,
+    )
+    ALREADY_ENDED = ErrorKind(
+        30000413, "already_ended",
+        "stop sent again: the recording already ended by itself (idle, publisher left, crash)",
+        "nothing to do: its files are listed in file_ids", 409,
+    )
+    ALREADY_RECORDING = ErrorKind(
+        30000415, "already_recording", "start sent again: the user is already recording",
+        "stop the running recording first", 409,
+    )
+    PAIR_ROOM = ErrorKind(
+        30000416, "pair_room", "two-person rooms do not support recording",
+        "create the room with type 'multi' to record it", 409, extension=True,
+    )
+
+    @classmethod
+    def rows(cls) -> list[ErrorKind]:
+        """Every entry, ordered by code (the README's table is generated from this)."""
+        kinds = [v for v in vars(cls).values() if isinstance(v, ErrorKind)]
+        return sorted(kinds, key=lambda k: k.code)
+
+
+class LivetapeError(Exception):
+    """A catalogued failure, with an optional specific message and extra body fields."""
+
+    def __init__(
+        self, kind: ErrorKind, detail: str | None = None, **extra: Any
+    ) -> None:
+        self.kind = kind
+        self.detail = detail
+        self.extra = extra
+        super().__init__(f"{kind.code} {kind.name}: {detail or kind.message}")
+
+    @property
+    def code(self) -> int:
+        return self.kind.code
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body every error response carries."""
+        message = self.kind.message if not self.detail else f"{self.kind.message}: {self.detail}"
+        return {"code": self.kind.code, "message": message, "hint": self.kind.hint, **self.extra}

@@ -1,0 +1,323 @@
+"""One recording's lifecycle: wait for a key frame, align audio to video, cut segments, close.
+
+Samples arrive from a :class:`MediaSource` listener and are handled in order by one task.
+Video recordings start on a key frame; audio is placed by the sender's clock (RTCP sender
+reports) so both tracks of a file share one timeline. A cut happens on the first key frame
+at or after ``segment_seconds``: video before it and audio timed before it stay in the old
+file, the rest goes to the new one, so consecutive files neither overlap nor leave a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .sink import Mp4Sink
+from .source import MediaSource, Sample
+from .transcode import Vp8ToH264, h264_picture_size
+
+log = logging.getLogger(__name__)
+
+AUDIO_RATE = 48000
+VIDEO_RATE = 90000
+LATE_AUDIO_GRACE = 1.0  # seconds the previous file stays open for audio timed before a cut
+# queued by the timer so that closing the previous file happens in the consumer, in order
+_CLOSE_PREVIOUS = "close-previous"
+
+
+@dataclass(frozen=True)
+class Limits:
+    segment_seconds: float
+    idle_timeout_seconds: float
+    fragment_seconds: float
+    keyframe_request_lead_seconds: float
+    keyframe_request_interval_seconds: float
+    sync_wait_seconds: float
+
+
+class Events(Protocol):
+    """What the recorder tells its owner (the recording service)."""
+
+    async def segment_opened(self, seq: int, part: Path) -> None: ...
+
+    async def segment_closed(self, seq: int, part: Path, empty: bool) -> None: ...
+
+    async def ended(self, reason: str) -> None:
+        """The recorder ended by itself (idle timeout); not called for stop()."""
+        ...
+
+
+@dataclass
+class _Segment:
+    seq: int
+    sink: Mp4Sink
+    video_zero: int  # video ts at pts 0
+    audio_zero: int | None  # audio ts at pts 0 (None until known)
+
+
+class RecordingController:
+    """Records one published stream into numbered fragmented-MP4 segments."""
+
+    def __init__(
+        self,
+        recording_id: str,
+        source: MediaSource,
+        *,
+        audio_only: bool,
+        work_dir: Path,
+        limits: Limits,
+        events: Events,
+    ) -> None:
+        self.recording_id = recording_id
+        self.source = source
+        self.video = not audio_only and "video" in source.kinds
+        self.audio = "audio" in source.kinds
+        self.work_dir = work_dir
+        self.limits = limits
+        self.events = events
+        self.samples_received = {"audio": 0, "video": 0}
+        self._queue: asyncio.Queue[Sample | str | None] = asyncio.Queue()
+        self._segment: _Segment | None = None
+        self._previous: _Segment | None = None  # open for late audio after a cut
+        self._cut_at = 0.0
+        self._cut_requested = False
+        self._seq = 0
+        self._started = time.monotonic()
+        self._last_media = self._started
+        self._last_keyframe_request = 0.0
+        self._last_audio: Sample | None = None
+        self._segment_opened_arrival = 0.0
+        self._transcoder = Vp8ToH264() if self.video and source.codec("video") == "vp8" else None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Future[None] | None = None
+        self.written = {"audio": 0, "video": 0}
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.source.subscribe(self._on_sample)
+        if self.video:
+            self._request_keyframe()
+        self._tasks = [
+            asyncio.create_task(self._consume(), name=f"rec-{self.recording_id}"),
+            asyncio.create_task(self._watch(), name=f"rec-watch-{self.recording_id}"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop taking media, flush and close the open segment(s). Idempotent."""
+        if self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_future()
+            try:
+                self.source.unsubscribe(self._on_sample)
+                self._queue.put_nowait(None)
+                consumer, watcher = self._tasks or (None, None)
+                if watcher is not None and watcher is not asyncio.current_task():
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+                if consumer is not None:
+                    await consumer  # drains queued samples, then closes segments
+                else:
+                    await self._close_all()
+            finally:
+                self._stopping.set_result(None)
+        await self._stopping
+
+    # media path --------------------------------------------------------------------------
+
+    def _on_sample(self, sample: Sample) -> None:
+        self._last_media = time.monotonic()
+        self.samples_received[sample.kind] += 1
+        self._queue.put_nowait(sample)
+
+    async def _consume(self) -> None:
+        try:
+            while (sample := await self._queue.get()) is not None:
+                if isinstance(sample, str):  # _CLOSE_PREVIOUS
+                    await self._close_previous()
+                elif sample.kind == "audio":
+                    await self._on_audio(sample)
+                elif self.video:
+                    await self._on_video(sample)
+        finally:
+            await self._close_all()
+
+    async def _on_video(self, sample: Sample) -> None:
+        data, keyframe = sample.data, sample.keyframe
+        if self._transcoder is not None:
+            converted = self._transcoder.convert(data, sample.ts, keyframe)
+            if not converted:
+                return
+            data, keyframe = converted[0]
+        segment = self._segment
+        if segment is None:
+            if not keyframe or not self._synced_or_waited(sample):
+                return
+            await self._open(sample, data)
+            segment = self._segment
+            assert segment is not None
+        else:
+            elapsed = (sample.ts - segment.video_zero) / VIDEO_RATE
+            lead = self.limits.segment_seconds - self.limits.keyframe_request_lead_seconds
+            if elapsed >= lead and not self._cut_requested:
+                self._cut_requested = True
+                self._request_keyframe()
+            if elapsed >= self.limits.segment_seconds and keyframe:
+                await self._cut(sample, data)
+                segment = self._segment
+                assert segment is not None
+        segment.sink.write_video(data, sample.ts - segment.video_zero, keyframe)
+        self.written["video"] += 1
+
+    async def _on_audio(self, sample: Sample) -> None:
+        self._last_audio = sample
+        if not self.video:
+            await self._on_audio_only(sample)
+            return
+        segment = self._segment
+        if segment is None:
+            return  # before the first key frame
+        if segment.audio_zero is None:
+            segment.audio_zero = self._audio_zero_from_arrival(sample)
+        pts = sample.ts - segment.audio_zero
+        previous = self._previous
+        if previous is not None and previous.audio_zero is not None:
+            if pts < 0:
+                previous.sink.write_audio(sample.data, sample.ts - previous.audio_zero)
+                self.written["audio"] += 1
+                return
+            await self._close_previous()
+        if pts >= 0:
+            segment.sink.write_audio(sample.data, pts)
+            self.written["audio"] += 1
+
+    async def _on_audio_only(self, sample: Sample) -> None:
+        segment = self._segment
+        if segment is not None and segment.audio_zero is not None:
+            if sample.ts - segment.audio_zero >= self.limits.segment_seconds * AUDIO_RATE:
+                await self._finish(segment)
+                segment = None
+        if segment is None:
+            segment = await self._new_segment(None, video_zero=0, audio_zero=sample.ts)
+        assert segment.audio_zero is not None
+        segment.sink.write_audio(sample.data, sample.ts - segment.audio_zero)
+        self.written["audio"] += 1
+
+    # segments ----------------------------------------------------------------------------
+
+    def _synced_or_waited(self, sample: Sample) -> bool:
+        if not self.audio or sample.sender_time is not None:
+            return True
+        if time.monotonic() - self._started >= self.limits.sync_wait_seconds:
+            log.warning("%s: no sender report yet, aligning A/V by arrival", self.recording_id)
+            return True
+        self._request_keyframe()  # start on a later key frame, once reports have come
+        return False
+
+    def _audio_zero_at(self, keyframe: Sample) -> int | None:
+        if not self.audio:
+            return None
+        if keyframe.sender_time is not None:
+            mapped = self.source.mapped_at("audio", keyframe.sender_time)
+            if mapped is not None:
+                return mapped
+        last = self._last_audio
+        if last is None:
+            return None  # set from the first audio sample's arrival
+        return last.ts + round((keyframe.arrival - last.arrival) * AUDIO_RATE)
+
+    def _audio_zero_from_arrival(self, sample: Sample) -> int:
+        assert self._segment is not None
+        opened = self._segment_opened_arrival
+        return sample.ts - round((sample.arrival - opened) * AUDIO_RATE)
+
+    async def _open(self, keyframe: Sample, data: bytes) -> None:
+        self._segment_opened_arrival = keyframe.arrival
+        await self._new_segment(data, keyframe.ts, self._audio_zero_at(keyframe))
+
+    async def _new_segment(
+        self, keyframe_data: bytes | None, video_zero: int, audio_zero: int | None
+    ) -> _Segment:
+        size = None
+        if self.video and keyframe_data is not None:
+            if self._transcoder is not None:
+                size = self._transcoder.size
+            else:
+                size = await asyncio.to_thread(h264_picture_size, keyframe_data)
+            if size is None:
+                raise RuntimeError("cannot read the picture size of the first key frame")
+        self._seq += 1
+        part = self.work_dir / f"segment-{self._seq:04d}.part.mp4"
+        await self.events.segment_opened(self._seq, part)
+        sink = Mp4Sink(
+            part, video_size=size, audio=self.audio,
+            fragment_seconds=self.limits.fragment_seconds,
+        )
+        sink.open()
+        self._segment = _Segment(self._seq, sink, video_zero, audio_zero)
+        self._cut_requested = False
+        log.info("%s: segment %d opened (%s)", self.recording_id, self._seq, part.name)
+        return self._segment
+
+    async def _cut(self, keyframe: Sample, data: bytes) -> None:
+        old = self._segment
+        assert old is not None
+        await self._close_previous()
+        audio_zero = self._audio_zero_at(keyframe)
+        if audio_zero is None and old.audio_zero is not None:
+            audio_zero = old.audio_zero + round(
+                (keyframe.ts - old.video_zero) * AUDIO_RATE / VIDEO_RATE
+            )
+        self._segment_opened_arrival = keyframe.arrival
+        await self._new_segment(data, keyframe.ts, audio_zero)
+        if self.audio and old.audio_zero is not None:
+            self._previous, self._cut_at = old, time.monotonic()
+        else:
+            await self._finish(old)
+
+    async def _close_previous(self) -> None:
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            await self._finish(previous)
+
+    async def _finish(self, segment: _Segment) -> None:
+        segment.sink.close()
+        if self._segment is segment:
+            self._segment = None
+        log.info("%s: segment %d closed", self.recording_id, segment.seq)
+        await self.events.segment_closed(segment.seq, segment.sink.path, segment.sink.empty)
+
+    async def _close_all(self) -> None:
+        await self._close_previous()
+        if self._segment is not None:
+            await self._finish(self._segment)
+
+    # timers ------------------------------------------------------------------------------
+
+    def _request_keyframe(self) -> None:
+        self._last_keyframe_request = time.monotonic()
+        self.source.request_keyframe()
+
+    async def _watch(self) -> None:
+        tick = min(0.25, self.limits.idle_timeout_seconds / 4)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if now - self._last_media >= self.limits.idle_timeout_seconds:
+                log.info("%s: no media for %.1f s, closing", self.recording_id, now - self._last_media)
+                await self.stop()
+                await self.events.ended("idle")
+                return
+            waiting = self._segment is None or self._cut_requested
+            interval = self.limits.keyframe_request_interval_seconds
+            if self.video and waiting and now - self._last_keyframe_request >= interval:
+                self._request_keyframe()
+            if self._previous is not None and now - self._cut_at >= LATE_AUDIO_GRACE:
+                self._queue.put_nowait(_CLOSE_PREVIOUS)
+

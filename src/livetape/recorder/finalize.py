@@ -1,0 +1,100 @@
+"""Turns a segment's fragmented MP4 into a standard MP4 (moov first), and probes files.
+
+Used when a segment closes normally and, at start-up, on the parts a crash left behind:
+a part cut off mid-fragment is remuxed up to its last complete packet.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MediaInfo:
+    """What the library stores about a finished file."""
+
+    duration: float = 0.0
+    size: int = 0
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int = 0
+    height: int = 0
+    bitrate: int = 0
+    video_bitrate: int = 0
+    video_frames: int = 0
+    audio_packets: int = 0
+    streams: list[str] = field(default_factory=list)
+
+
+def remux(part: Path, final: Path) -> bool:
+    """Copy every complete packet of ``part`` into a faststart MP4 at ``final``.
+
+    Returns False (and writes nothing) when the part holds no media at all.
+    """
+    try:
+        source = av.open(str(part))
+    except (av.FFmpegError, OSError) as exc:
+        log.warning("%s cannot be opened (%s): nothing to finalize", part, exc)
+        return False
+    tmp = final.with_suffix(".tmp.mp4")
+    written = 0
+    try:
+        with source:
+            streams = [s for s in source.streams if s.type in ("video", "audio")]
+            if not streams:
+                return False
+            with av.open(str(tmp), "w", format="mp4", options={"movflags": "faststart"}) as out:
+                mapping = {s.index: out.add_stream_from_template(s) for s in streams}
+                try:
+                    for packet in source.demux(streams):
+                        if packet.dts is None or packet.size == 0:
+                            continue  # flush packets carry no data
+                        packet.stream = mapping[packet.stream.index]
+                        out.mux(packet)
+                        written += 1
+                except av.FFmpegError as exc:  # truncated by a crash: keep what came before
+                    log.warning("%s ends early (%s): kept %d packets", part, exc, written)
+        if written == 0:
+            tmp.unlink(missing_ok=True)
+            return False
+        tmp.replace(final)
+        return True
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def probe(path: Path) -> MediaInfo:
+    """Duration, codecs, size and bitrates of a finished MP4 (demux only, no decoding)."""
+    info = MediaInfo(size=path.stat().st_size)
+    video_bytes = 0
+    with av.open(str(path)) as container:
+        if container.duration is not None:
+            info.duration = container.duration / av.time_base
+        for stream in container.streams:
+            if stream.type == "video" and info.video_codec is None:
+                info.video_codec = stream.codec_context.name
+                info.width = stream.codec_context.width
+                info.height = stream.codec_context.height
+                info.streams.append("video")
+            elif stream.type == "audio" and info.audio_codec is None:
+                info.audio_codec = stream.codec_context.name
+                info.streams.append("audio")
+        for packet in container.demux():
+            if packet.size == 0:
+                continue
+            if packet.stream.type == "video":
+                info.video_frames += 1
+                video_bytes += packet.size
+            elif packet.stream.type == "audio":
+                info.audio_packets += 1
+    if info.duration > 0:
+        info.bitrate = int(info.size * 8 / info.duration)
+        info.video_bitrate = int(video_bytes * 8 / info.duration)
+    return info

@@ -1,0 +1,201 @@
+"""One WHIP session: an aiortc peer connection receiving a user's camera or screen stream.
+
+The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
+encoded (see :mod:`livetape.recorder.passthrough`), are stamped with the sender's clock,
+and go to whoever subscribed (a recorder). Frames are pulled even when nobody listens, so
+aiortc's queues never grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
+from aiortc.codecs import CODECS
+from aiortc.rtcpeerconnection import find_common_codecs
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+from ..recorder.passthrough import install as install_passthrough
+from ..recorder.passthrough import is_keyframe
+from ..recorder.source import Listener, Sample
+from .clock import SenderClock
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+
+
+def _plan_transceivers(pc: RTCPeerConnection, offer_sdp: str) -> None:
+    """Create one receive-only transceiver per offered m-line, with our codec preference.
+
+    aiortc's answer keeps the offer's codec order (browsers list VP8 first), and applies
+    preferences when the offer is set, so transceivers are made before that: video keeps
+    only H.264 packetization-mode 1 when the offer has it (else VP8), audio only Opus.
+    """
+    offer = sdp.SessionDescription.parse(offer_sdp)
+    for media in offer.media:
+        if media.kind not in ("audio", "video"):
+            continue
+        caps = RTCRtpReceiver.getCapabilities(media.kind)
+        assert caps is not None
+        common = find_common_codecs(CODECS[media.kind], media.rtp.codecs)
+        offered = {c.mimeType.lower() for c in common}
+        if media.kind == "video":
+            wanted = "video/h264" if "video/h264" in offered else "video/vp8"
+        else:
+            wanted = "audio/opus"
+        if wanted not in offered:
+            raise ValueError(f"the offer's {media.kind} has no codec livetape records "
+                             f"(H.264, VP8 or Opus): {sorted(offered) or 'none'}")
+        preferred = [
+            c for c in caps.codecs
+            if c.mimeType.lower() == wanted
+            and (wanted != "video/h264" or str(c.parameters.get("packetization-mode")) == "1")
+        ]
+        preferred += [c for c in caps.codecs if c.mimeType.lower() == f"{media.kind}/rtx"]
+        transceiver = pc.addTransceiver(media.kind, direction="recvonly")
+        transceiver.setCodecPreferences(preferred)
+
+
+class Publication:
+    """A published stream; implements :class:`livetape.recorder.source.MediaSource`."""
+
+    def __init__(self, app_id: str, room_id: str, user_id: str, src_type: str) -> None:
+        self.publication_id = secrets.token_hex(8)
+        self.app_id, self.room_id = app_id, room_id
+        self.user_id, self.src_type = user_id, src_type
+        self.created_at = time.time()
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._receivers: dict[str, RTCRtpReceiver] = {}
+        self._clocks: dict[str, SenderClock] = {}
+        self._codecs: dict[str, str] = {}
+        self._listeners: list[Listener] = []
+        self._pumps: list[asyncio.Task[None]] = []
+        self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
+        self._closed = False
+        self.frames = {"audio": 0, "video": 0}
+        self.last_media_at: float | None = None
+
+    # negotiation -------------------------------------------------------------------------
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Apply a WHIP offer and return the SDP answer (ICE candidates included)."""
+        install_passthrough()
+        self._pc.on("connectionstatechange", self._on_connection_state)
+        _plan_transceivers(self._pc, offer_sdp)
+        await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        answer = await self._pc.createAnswer()
+        await self._pc.setLocalDescription(answer)
+        for transceiver in self._pc.getTransceivers():
+            kind = transceiver.kind
+            codecs = [c for c in transceiver._codecs if c.mimeType.lower() != f"{kind}/rtx"]
+            if not codecs or transceiver.direction == "inactive":
+                continue
+            codec = codecs[0]
+            self._codecs[kind] = codec.mimeType.split("/")[1].lower()
+            receiver = transceiver.receiver
+            self._receivers[kind] = receiver
+            self._clocks[kind] = SenderClock(receiver, codec.clockRate)
+            self._pumps.append(asyncio.create_task(self._pump(kind, receiver.track)))
+        if not self._receivers:
+            raise ValueError("the offer has no audio or video to receive")
+        return self._pc.localDescription.sdp
+
+    def _on_connection_state(self) -> None:
+        state = self._pc.connectionState
+        log.info("publication %s (%s/%s): %s", self.publication_id, self.user_id,
+                 self.src_type, state)
+        if state in ("failed", "closed"):
+            asyncio.ensure_future(self.close())
+
+    # media -------------------------------------------------------------------------------
+
+    async def _pump(self, kind: str, track: MediaStreamTrack) -> None:
+        codec = self._codecs[kind]
+        clock = self._clocks[kind]
+        try:
+            while True:
+                frame = await track.recv()
+                ts: int = frame.timestamp  # type: ignore[attr-defined]
+                data: bytes = frame.data  # type: ignore[attr-defined]
+                clock.observe(ts)
+                now = time.monotonic()
+                self.last_media_at = now
+                self.frames[kind] += 1
+                sample = Sample(
+                    kind, codec, data, ts, clock.clock_rate, is_keyframe(codec, data), now,
+                    clock.sender_time(ts),
+                )
+                for listener in list(self._listeners):
+                    listener(sample)
+        except MediaStreamError:
+            log.info("publication %s: %s track ended", self.publication_id, kind)
+        finally:
+            if not self._closed:
+                asyncio.ensure_future(self.close())
+
+    @property
+    def kinds(self) -> set[str]:
+        return set(self._receivers)
+
+    def codec(self, kind: str) -> str | None:
+        return self._codecs.get(kind)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def request_keyframe(self) -> None:
+        receiver = self._receivers.get("video")
+        if receiver is None or self._closed:
+            return
+        streams: dict[int, object] = getattr(receiver, "_RTCRtpReceiver__remote_streams", {})
+        rtx: dict[int, int] = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+        for ssrc in streams:
+            if ssrc not in rtx:
+                # aiortc has no public keyframe request; its receiver's PLI sender works
+                asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+
+    def mapped_at(self, kind: str, sender_time: float) -> int | None:
+        clock = self._clocks.get(kind)
+        return clock.mapped_at(sender_time) if clock else None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def on_end(self, callback: Callable[[Publication], Awaitable[None]]) -> None:
+        """Call ``callback`` once when the publication ends (registering twice is a no-op)."""
+        if callback not in self._on_end:
+            self._on_end.append(callback)
+
+    async def wait_connected(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self._pc.connectionState != "connected" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        """Leave: close the peer connection and tell subscribers. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._pc.close()
+        for pump in self._pumps:
+            if pump is not asyncio.current_task():
+                pump.cancel()
+        for callback in self._on_end:
+            try:
+                await callback(self)
+            except Exception:
+                log.exception("publication %s: end callback failed", self.publication_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

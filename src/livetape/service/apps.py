@@ -1,0 +1,96 @@
+"""Apps, their secret keys, and user tokens.
+
+A user token is a JWT (HS256 = HMAC-SHA256) signed with the app's secret key, carrying
+``app_id``, ``sub`` (the user id), ``exp`` and ``privileges``. App servers may mint tokens
+with any JWT library; the README shows how.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db.models import App
+from ..errors import Catalogue, LivetapeError
+
+TOKEN_ALGORITHM = "HS256"
+PRIVILEGES = ("record",)  # publishing needs only a valid token
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling: the app's server (user_id None) or one user with a token."""
+
+    app_id: str
+    user_id: str | None
+    privileges: frozenset[str]
+
+    @property
+    def is_server(self) -> bool:
+        return self.user_id is None
+
+
+class AppService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, name: str) -> App:
+        app = App(app_id=f"{int(time.time()) % 10**6:06d}{secrets.randbelow(10**4):04d}",
+                  name=name, secret_key=secrets.token_urlsafe(32))
+        async with self._sessions() as session, session.begin():
+            session.add(app)
+        return app
+
+    async def first_named(self, name: str) -> App | None:
+        async with self._sessions() as session:
+            result = await session.scalars(select(App).where(App.name == name).limit(1))
+            return result.first()
+
+    async def get(self, app_id: str) -> App | None:
+        async with self._sessions() as session:
+            return await session.get(App, app_id)
+
+    async def by_secret(self, secret_key: str) -> App | None:
+        async with self._sessions() as session:
+            result = await session.scalars(select(App).where(App.secret_key == secret_key))
+            return result.first()
+
+    @staticmethod
+    def mint_token(app: App, user_id: str, ttl_seconds: int, privileges: list[str]) -> str:
+        unknown = set(privileges) - set(PRIVILEGES)
+        if unknown:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"unknown privileges {sorted(unknown)}")
+        if not user_id:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, "user_id is required")
+        now = int(time.time())
+        claims = {"app_id": app.app_id, "sub": user_id, "iat": now, "exp": now + ttl_seconds,
+                  "privileges": sorted(set(privileges))}
+        return jwt.encode(claims, app.secret_key, algorithm=TOKEN_ALGORITHM)
+
+    async def authenticate(self, bearer: str | None) -> Identity:
+        """The caller behind an ``Authorization: Bearer`` value: a secret key or a user token."""
+        if not bearer:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, "no Authorization: Bearer header")
+        app = await self.by_secret(bearer)
+        if app is not None:
+            return Identity(app.app_id, None, frozenset(PRIVILEGES))
+        try:
+            unverified = jwt.decode(bearer, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, "not a secret key or user token") from exc
+        app = await self.get(str(unverified.get("app_id", "")))
+        if app is None:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, "token names an unknown app")
+        try:
+            claims = jwt.decode(bearer, app.secret_key, algorithms=[TOKEN_ALGORITHM],
+                                options={"require": ["exp", "sub", "app_id"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, "token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, f"invalid token: {exc}") from exc
+        return Identity(app.app_id, str(claims["sub"]), frozenset(claims.get("privileges", [])))

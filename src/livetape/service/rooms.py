@@ -1,0 +1,94 @@
+"""Rooms: create / show / close, and joining them by publishing over WHIP."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..config import Settings
+from ..db.models import Room
+from ..errors import Catalogue, LivetapeError
+from ..rooms.publication import Publication
+from ..rooms.registry import RoomRegistry
+
+log = logging.getLogger(__name__)
+
+ROOM_TYPES = ("multi", "pair")
+
+
+class RoomService:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                 registry: RoomRegistry) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self.registry = registry
+
+    async def create(self, app_id: str, room_id: str | None, room_type: str) -> Room:
+        if room_type not in ROOM_TYPES:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"type must be one of {ROOM_TYPES}")
+        room_id = room_id or secrets.token_hex(6)
+        if not 0 < len(room_id) <= 64 or "/" in room_id:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, "room_id: 1-64 characters, no '/'")
+        room = Room(app_id=app_id, room_id=room_id, type=room_type)
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(room)
+        except IntegrityError as exc:
+            raise LivetapeError(Catalogue.CONFLICT, f"room {room_id!r} exists") from exc
+        return room
+
+    async def get(self, app_id: str, room_id: str) -> Room:
+        async with self._sessions() as session:
+            room = await session.get(Room, (app_id, room_id))
+        if room is None:
+            raise LivetapeError(Catalogue.ROOM_NOT_FOUND, f"room {room_id!r}")
+        return room
+
+    async def delete(self, app_id: str, room_id: str) -> None:
+        room = await self.get(app_id, room_id)
+        live = self.registry.drop(app_id, room_id)
+        for publication in list(live.publications.values()) if live else []:
+            await publication.close()
+        async with self._sessions() as session, session.begin():
+            await session.delete(await session.merge(room))
+
+    async def publish(self, app_id: str, room_id: str, user_id: str, src_type: str,
+                      offer_sdp: str) -> tuple[Publication, str]:
+        """Join ``user_id`` to the room with a stream; returns the publication and SDP answer."""
+        room = await self.get(app_id, room_id)
+        live = self.registry.room(app_id, room_id)
+        existing = live.publications.get((user_id, src_type))
+        if existing is not None and not existing.closed:
+            raise LivetapeError(Catalogue.CONFLICT, f"{user_id!r} already publishes {src_type}")
+        limit = (self._settings.pair_room_max_members if room.type == "pair"
+                 else self._settings.multi_room_max_members)
+        members = live.members()
+        if user_id not in members and len(members) >= limit:
+            raise LivetapeError(Catalogue.CONFLICT, f"the room is full ({limit} members)")
+        publication = Publication(app_id, room_id, user_id, src_type)
+        try:
+            answer = await publication.answer(offer_sdp)
+        except Exception as exc:
+            await publication.close()
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"SDP offer refused: {exc}") from exc
+        publication.on_end(self._unregister)
+        self.registry.add(publication)
+        log.info("%s publishes %s in %s/%s (%s)", user_id, src_type, app_id, room_id,
+                 publication.publication_id)
+        return publication, answer
+
+    async def _unregister(self, publication: Publication) -> None:
+        self.registry.remove(publication)
+
+    async def unpublish(self, app_id: str, room_id: str, publication_id: str) -> None:
+        publication = self.registry.by_id(publication_id)
+        if publication is None or (publication.app_id, publication.room_id) != (app_id, room_id):
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no WHIP session {publication_id!r}")
+        await publication.close()
+
+    async def shutdown(self) -> None:
+        for publication in self.registry.all_publications():
+            await publication.close()

@@ -1,0 +1,14 @@
+"""Storage back ends behind :class:`Storage`, chosen from the settings."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import Storage
+from .local import LocalStorage
+
+__all__ = ["LocalStorage", "Storage", "create_storage"]
+
+
+def create_storage(settings: Settings) -> Storage:
+    """The configured back end (only the local folder for now)."""
+    return LocalStorage(settings.storage_dir)

@@ -1,0 +1,30 @@
+"""The storage back-end interface: where library objects (MP4 files, later renditions) live.
+
+Keys are relative paths such as ``<app_id>/<file_id>/f0.mp4``. Back ends are picked by
+:func:`livetape.storage.create_storage` from the settings; S3 will implement the same class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class Storage(ABC):
+    """A place for objects. ``put`` moves a finished local file in; never held in memory."""
+
+    @abstractmethod
+    async def put(self, key: str, source: Path) -> int:
+        """Store ``source`` under ``key`` (the source file is consumed); returns its size."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove an object; no error when it is already gone."""
+
+    @abstractmethod
+    async def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist."""
+
+    @abstractmethod
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path to serve the object from, when the back end has one."""

@@ -1,0 +1,41 @@
+"""Local-folder storage: the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from .base import Storage
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"storage key escapes the storage root: {key!r}")
+        return path
+
+    async def put(self, key: str, source: Path) -> int:
+        target = self._path(key)
+
+        def move() -> int:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(source), target)  # a rename on the same filesystem
+            return target.stat().st_size
+
+        return await asyncio.to_thread(move)
+
+    async def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    async def size(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.exists() else None
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.exists() else None
