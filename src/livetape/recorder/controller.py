@@ -310,7 +310,8 @@ class RecordingController:
             await asyncio.sleep(tick)
             now = time.monotonic()
             if now - self._last_media >= self.limits.idle_timeout_seconds:
-                log.info("%s: no media for %.1f s, closing", self.recording_id, now - self._last_media)
+                log.info("%s: no media for %.1f s, closing", self.recording_id,
+                         now - self._last_media)
                 await self.stop()
                 await self.events.ended("idle")
                 return

@@ -78,7 +78,7 @@ def probe(path: Path) -> MediaInfo:
         if container.duration is not None:
             info.duration = container.duration / av.time_base
         for stream in container.streams:
-            if stream.type == "video" and info.video_codec is None:
+            if isinstance(stream, av.VideoStream) and info.video_codec is None:
                 info.video_codec = stream.codec_context.name
                 info.width = stream.codec_context.width
                 info.height = stream.codec_context.height

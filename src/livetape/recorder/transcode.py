@@ -26,7 +26,8 @@ def h264_picture_size(access_unit: bytes) -> tuple[int, int] | None:
     except av.FFmpegError:
         return None
     for frame in frames:
-        return frame.width, frame.height  # type: ignore[union-attr]
+        assert isinstance(frame, av.VideoFrame)
+        return frame.width, frame.height
     return None
 
 
@@ -83,7 +84,8 @@ class Vp8ToH264:
             frame = frame.reformat(format="yuv420p")
             frame.pts = pts
             frame.time_base = Fraction(1, 90000)
-            frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+            picture = av.video.frame.PictureType
+            frame.pict_type = picture.I if keyframe else picture.NONE
             for packet in self._encoder.encode(frame):
                 out.append((bytes(packet), packet.is_keyframe))
             self._count += 1

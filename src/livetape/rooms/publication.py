@@ -13,12 +13,13 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.codecs import CODECS
-from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from ..recorder.passthrough import install as install_passthrough
@@ -27,9 +28,6 @@ from ..recorder.source import Listener, Sample
 from .clock import SenderClock
 
 log = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT = 15.0
-
 
 def _plan_transceivers(pc: RTCPeerConnection, offer_sdp: str) -> None:
     """Create one receive-only transceiver per offered m-line, with our codec preference.
@@ -77,6 +75,7 @@ class Publication:
         self._codecs: dict[str, str] = {}
         self._listeners: list[Listener] = []
         self._pumps: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
         self.frames = {"audio": 0, "video": 0}
@@ -112,7 +111,7 @@ class Publication:
         log.info("publication %s (%s/%s): %s", self.publication_id, self.user_id,
                  self.src_type, state)
         if state in ("failed", "closed"):
-            asyncio.ensure_future(self.close())
+            self._background(self.close())
 
     # media -------------------------------------------------------------------------------
 
@@ -122,8 +121,9 @@ class Publication:
         try:
             while True:
                 frame = await track.recv()
-                ts: int = frame.timestamp  # type: ignore[attr-defined]
-                data: bytes = frame.data  # type: ignore[attr-defined]
+                # with the passthrough hook, recv() yields aiortc JitterFrames, not av frames
+                ts: int = frame.timestamp  # type: ignore[union-attr]
+                data: bytes = frame.data  # type: ignore[union-attr]
                 clock.observe(ts)
                 now = time.monotonic()
                 self.last_media_at = now
@@ -138,7 +138,7 @@ class Publication:
             log.info("publication %s: %s track ended", self.publication_id, kind)
         finally:
             if not self._closed:
-                asyncio.ensure_future(self.close())
+                self._background(self.close())
 
     @property
     def kinds(self) -> set[str]:
@@ -163,7 +163,7 @@ class Publication:
         for ssrc in streams:
             if ssrc not in rtx:
                 # aiortc has no public keyframe request; its receiver's PLI sender works
-                asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+                self._background(receiver._send_rtcp_pli(ssrc))
 
     def mapped_at(self, kind: str, sender_time: float) -> int | None:
         clock = self._clocks.get(kind)
@@ -176,10 +176,10 @@ class Publication:
         if callback not in self._on_end:
             self._on_end.append(callback)
 
-    async def wait_connected(self, timeout: float = CONNECT_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while self._pc.connectionState != "connected" and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Leave: close the peer connection and tell subscribers. Idempotent."""

@@ -64,7 +64,8 @@ class AppService:
     def mint_token(app: App, user_id: str, ttl_seconds: int, privileges: list[str]) -> str:
         unknown = set(privileges) - set(PRIVILEGES)
         if unknown:
-            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"unknown privileges {sorted(unknown)}")
+            raise LivetapeError(Catalogue.INVALID_PARAMETER,
+                                f"unknown privileges {sorted(unknown)}")
         if not user_id:
             raise LivetapeError(Catalogue.INVALID_PARAMETER, "user_id is required")
         now = int(time.time())

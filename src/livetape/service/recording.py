@@ -220,7 +220,7 @@ class RecordingService:
         try:
             if not await asyncio.to_thread(remux, part, final):
                 await self._set_segment(recording.recording_id, seq, "empty", None)
-                part.unlink(missing_ok=True)
+                await asyncio.to_thread(part.unlink, missing_ok=True)
                 return
             info = await asyncio.to_thread(probe, final)
             source = Provenance(
@@ -230,7 +230,7 @@ class RecordingService:
             )
             file_id = await self._library.add_recorded(source, final, info)
             await self._set_segment(recording.recording_id, seq, "done", file_id)
-            part.unlink(missing_ok=True)
+            await asyncio.to_thread(part.unlink, missing_ok=True)
             log.info("recording %s segment %d -> file %s (%.2f s)", recording.recording_id,
                      seq, file_id, info.duration)
         except Exception:

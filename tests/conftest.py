@@ -1,0 +1,72 @@
+"""Fixtures: real servers (SQLite or PostgreSQL), SDK clients, and generated media."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from livetape.client.api import LivetapeClient
+
+from .server import LiveServer, create_postgres_database, drop_postgres_database
+
+POSTGRES_URL = os.environ.get("LIVETAPE_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("LIVETAPE_TEST_REQUIRE_POSTGRES") == "1"
+
+ServerFactory = Callable[..., LiveServer]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per database engine."""
+    if request.param == "postgres" and not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("LIVETAPE_TEST_REQUIRE_POSTGRES=1 but LIVETAPE_TEST_POSTGRES_URL is unset")
+        pytest.skip(
+            "PostgreSQL tests SKIPPED: set LIVETAPE_TEST_POSTGRES_URL="
+            "postgresql://postgres@127.0.0.1:5432/postgres to run them (CI does)"
+        )
+    return str(request.param)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """start_server(backend="sqlite", **settings) -> a running LiveServer.
+
+    ``settings`` are livetape settings by field name (segment_seconds=3 ->
+    LIVETAPE_SEGMENT_SECONDS=3).
+    """
+    servers: list[LiveServer] = []
+    databases: list[str] = []
+
+    def start(backend: str = "sqlite", **settings: object) -> LiveServer:
+        database_url = None
+        if backend == "postgres":
+            assert POSTGRES_URL
+            database_url = create_postgres_database(POSTGRES_URL)
+            databases.append(database_url)
+        env = {f"LIVETAPE_{k.upper()}": str(v) for k, v in settings.items()}
+        server = LiveServer(tmp_path / f"server{len(servers)}", database_url, env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+    for url in databases:
+        assert POSTGRES_URL
+        drop_postgres_database(POSTGRES_URL, url)
+
+
+@pytest.fixture
+def server(start_server: ServerFactory) -> LiveServer:
+    """A default server on SQLite with short limits."""
+    return start_server(idle_timeout_seconds=5)
+
+
+@pytest.fixture
+async def api(server: LiveServer) -> AsyncIterator[LivetapeClient]:
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as client:
+        yield client
