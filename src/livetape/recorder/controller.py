@@ -239,7 +239,10 @@ class RecordingController:
 
     async def _open(self, keyframe: Sample, data: bytes) -> None:
         self._segment_opened_arrival = keyframe.arrival
-        await self._new_segment(data, keyframe.ts, self._audio_zero_at(keyframe))
+        audio_zero = self._audio_zero_at(keyframe)
+        log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
+                 keyframe.ts, "sender reports" if keyframe.sender_time is not None else "arrival")
+        await self._new_segment(data, keyframe.ts, audio_zero)
 
     async def _new_segment(
         self, keyframe_data: bytes | None, video_zero: int, audio_zero: int | None

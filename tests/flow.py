@@ -1,0 +1,76 @@
+"""Steps the recording tests share: publish into a room, record, fetch the files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+
+from livetape.client.api import LivetapeClient
+from livetape.client.media import EncodedMedia
+from livetape.client.publisher import WhipPublisher
+
+from .server import LiveServer
+
+
+@asynccontextmanager
+async def publishing(
+    server: LiveServer, media: EncodedMedia, *, room: str = "room-1", user: str = "alice",
+    src_type: str = "camera", loop: bool = False, create_room: bool = True,
+) -> AsyncIterator[WhipPublisher]:
+    """A user publishing ``media`` into ``room`` over WHIP for the duration of the block."""
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        if create_room:
+            await api.create_room(room)
+        token = await api.mint_token(user)
+        publisher = WhipPublisher(api.whip_url(room, src_type), token, media, loop=loop)
+        await publisher.start()
+        try:
+            yield publisher
+        finally:
+            await publisher.stop()
+
+
+async def download(url: str, target: Path) -> Path:
+    """GET a play URL to a file, as a player or a script would."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        response = await http.get(url)
+        response.raise_for_status()
+        assert response.headers["content-type"] == "video/mp4"
+        target.write_bytes(response.content)
+    return target
+
+
+async def files_of(api: LivetapeClient, file_name: str) -> list[dict[str, Any]]:
+    info = await api.play_info(file_name, page_size=100)
+    assert info["code"] == 0
+    files: list[dict[str, Any]] = info["file_set"]
+    assert info["total_count"] == len(files)
+    return files
+
+
+async def wait_for(predicate: Any, *, timeout: float, interval: float = 0.2) -> Any:
+    """Poll an async predicate until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    """Debian's ffprobe's view of a file (an independent check that it is a standard MP4)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        check=True, capture_output=True, timeout=60,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
