@@ -232,7 +232,7 @@ async def whip() -> AsyncIterator[tuple[FakeWhip, str]]:
     sock.bind(("127.0.0.1", 0))  # HTTP may be loopback; ICE uses the real interface
     server = uvicorn.Server(uvicorn.Config(fake.app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no 'started' event
+    while not server.started:
         await asyncio.sleep(0.01)
     yield fake, f"http://127.0.0.1:{sock.getsockname()[1]}/whip/room1"
     server.should_exit = True

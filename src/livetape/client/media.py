@@ -12,6 +12,7 @@ outputs for it *without* Opus pre-skip, which is how a WebRTC receiver plays it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -134,24 +135,50 @@ class EncodedMedia:
 
     def tracks(self, clock: SharedClock, *, loop: bool = False) -> list[PacedPacketTrack]:
         """One paced track per kind present (audio first), all on ``clock``."""
-        return [PacedPacketTrack(kind, pkts, tb, clock, period=self.duration, loop=loop)
-                for kind, pkts, tb in (("audio", self.audio, AUDIO_TIME_BASE),
-                                       ("video", self.video, VIDEO_TIME_BASE)) if pkts]
+        tracks = [PacedPacketTrack(kind, pkts, tb, clock, period=self.duration, loop=loop)
+                  for kind, pkts, tb in (("audio", self.audio, AUDIO_TIME_BASE),
+                                         ("video", self.video, VIDEO_TIME_BASE)) if pkts]
+        clock.parties = len(tracks)
+        return tracks
 
 
 class SharedClock:
-    """The start instant shared by one publisher's tracks; starts at the first ``wait_until``."""
+    """The start instant shared by one publisher's tracks.
+
+    t0 is set once every track (``parties``) has asked for its first packet. Starting at
+    the first track's request instead makes a track whose sender starts later send its
+    first packets in a catch-up burst, and aiortc's first sender report for that track
+    then pairs an early RTP timestamp with a late wall-clock time: a receiver aligning
+    tracks by sender reports would see that track late by the burst (measured: 47 ms).
+    """
+
+    START_WAIT = 2.0  # seconds to wait for the other tracks before starting anyway
 
     def __init__(self) -> None:
+        self.parties = 1
+        self._arrived = 0
+        self._ready: asyncio.Event | None = None
         self._t0: float | None = None
         self.started_at: float | None = None  # wall-clock time.time() of t0
 
-    async def wait_until(self, media_time: float) -> None:
-        """Sleep until ``media_time`` seconds after t0 (returns at once when late)."""
+    async def _start(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        self._arrived += 1
+        if self._arrived < self.parties:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), self.START_WAIT)
         if self._t0 is None:
             self._t0, self.started_at = loop.time(), time.time()
-        delay = self._t0 + media_time - loop.time()
+            self._ready.set()
+
+    async def wait_until(self, media_time: float) -> None:
+        """Sleep until ``media_time`` seconds after t0 (returns at once when late)."""
+        if self._t0 is None:
+            await self._start()
+        assert self._t0 is not None
+        delay = self._t0 + media_time - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
 

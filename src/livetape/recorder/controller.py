@@ -212,8 +212,12 @@ class RecordingController:
     # segments ----------------------------------------------------------------------------
 
     def _synced_or_waited(self, sample: Sample) -> bool:
-        if not self.audio or sample.sender_time is not None:
+        """Both tracks have a sender report (or waiting longer is not worth it)."""
+        if not self.audio:
             return True
+        if sample.sender_time is not None:
+            if self.source.mapped_at("audio", sample.sender_time) is not None:
+                return True
         if time.monotonic() - self._started >= self.limits.sync_wait_seconds:
             log.warning("%s: no sender report yet, aligning A/V by arrival", self.recording_id)
             return True
@@ -240,8 +244,10 @@ class RecordingController:
     async def _open(self, keyframe: Sample, data: bytes) -> None:
         self._segment_opened_arrival = keyframe.arrival
         audio_zero = self._audio_zero_at(keyframe)
+        by_reports = keyframe.sender_time is not None and self.source.mapped_at(
+            "audio", keyframe.sender_time) is not None
         log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
-                 keyframe.ts, "sender reports" if keyframe.sender_time is not None else "arrival")
+                 keyframe.ts, "sender reports" if by_reports else "arrival")
         await self._new_segment(data, keyframe.ts, audio_zero)
 
     async def _new_segment(
