@@ -7,7 +7,6 @@ timing of recordings. ``probe`` summarises a file for assertions.
 
 from __future__ import annotations
 
-import re
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +16,9 @@ import av
 import numpy as np
 
 from livetape.client.media import AUDIO_RATE, EncodedMedia
+from livetape.recorder.passthrough import h264_nal_types as nal_types
+
+__all__ = ["beep_times", "flash_times", "nal_types", "probe", "write_media_file"]
 
 WHITE_LUMA = 128.0  # mean luma above this is a flash; the synthetic pattern stays below ~60
 BEEP_RMS = 0.05  # 1 ms RMS above this is a beep; the synthetic noise floor is ~0.0005
@@ -52,11 +54,6 @@ def write_media_file(path: str | Path, media: EncodedMedia) -> Path:
                 p.stream = stream  # type: ignore[assignment]
                 out.mux(p)
     return path
-
-
-def nal_types(data: bytes) -> list[int]:
-    """H.264 NAL unit types in an Annex-B buffer, in order."""
-    return [data[m.end()] & 0x1F for m in re.finditer(b"\x00\x00\x01", data) if m.end() < len(data)]
 
 
 def _onsets(times: np.ndarray, active: np.ndarray, min_gap: float) -> list[float]:

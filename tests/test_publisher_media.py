@@ -147,8 +147,8 @@ async def test_paced_tracks_share_clock_and_loop() -> None:
     assert [p.pts for _, p in got_v] == [i * 3000 for i in range(36)]  # rebased on loop
     assert [p.pts for _, p in got_a] == [i * 960 for i in range(60)]
     t0 = got_v[0][0]
-    for arrived, p in got_a + got_v:  # both follow the one clock
-        assert arrived - t0 == pytest.approx(float(p.pts * p.time_base), abs=0.015)
+    for arrived, p in got_a + got_v:  # both follow the one clock (loose: CI has 2 busy cores)
+        assert arrived - t0 == pytest.approx(float(p.pts * p.time_base), abs=0.06)
     assert audio.packets_sent == 60 and clock.started_at is not None
 
     once = m.tracks(SharedClock())[1]

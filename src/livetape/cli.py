@@ -73,11 +73,9 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
     import uvicorn
 
     from .api.app import create_app
-    from .db.session import migrate
 
     settings = _settings(data_dir, host=host, port=port)
     logging.getLogger("livetape").setLevel(logging.INFO)
-    migrate(settings.resolved_database_url())
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     if demo:
         async def demo_app(apps: Any) -> Any:
