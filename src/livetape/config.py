@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         1.0, gt=0, le=10, description="fMP4 fragment length: at most this much is lost on a crash."
     )
     keyframe_request_lead_seconds: float = Field(
-        1.0, ge=0, description="Ask the publisher for a keyframe this long before each cut."
+        0.2, ge=0, description="Ask for a key frame this long before each cut; a key frame "
+        "from then on starts the next file (about one key-frame round trip).",
     )
     keyframe_request_interval_seconds: float = Field(
         1.0, gt=0, description="Repeat the keyframe request this often while waiting for one."

@@ -3,7 +3,8 @@
 Samples arrive from a :class:`MediaSource` listener and are handled in order by one task.
 Video recordings start on a key frame; audio is placed by the sender's clock (RTCP sender
 reports) so both tracks of a file share one timeline. A cut happens on the first key frame
-at or after ``segment_seconds``: video before it and audio timed before it stay in the old
+from ``segment_seconds - keyframe_request_lead_seconds`` on (a key frame is requested then):
+video before it and audio timed before it stay in the old
 file, the rest goes to the new one, so consecutive files neither overlap nor leave a gap.
 """
 
@@ -163,12 +164,14 @@ class RecordingController:
             segment = self._segment
             assert segment is not None
         else:
+            # The key frame asked for ``lead`` before the boundary may arrive just before it:
+            # it is the one to cut on, so cuts land within ``lead`` of every boundary.
             elapsed = (sample.ts - segment.video_zero) / VIDEO_RATE
-            lead = self.limits.segment_seconds - self.limits.keyframe_request_lead_seconds
-            if elapsed >= lead and not self._cut_requested:
+            cut_from = self.limits.segment_seconds - self.limits.keyframe_request_lead_seconds
+            if elapsed >= cut_from and not self._cut_requested:
                 self._cut_requested = True
                 self._request_keyframe()
-            if elapsed >= self.limits.segment_seconds and keyframe:
+            if elapsed >= cut_from and keyframe:
                 await self._cut(sample, data)
                 segment = self._segment
                 assert segment is not None
