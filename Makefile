@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files)
-DEB_TEST_PACKAGES := ffmpeg
+# Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files) and
+# chromium (driven by Playwright to play and seek recorded files; never `playwright install`)
+DEB_TEST_PACKAGES := ffmpeg chromium
 
 .PHONY: run test install install-test deb-test lint typecheck pytest bench clean
 
