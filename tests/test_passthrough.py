@@ -9,7 +9,8 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from livetape.client.media import EncodedMedia, SharedClock
+from livetape.client.media import EncodedMedia
+from livetape.client.pacing import SharedClock
 from livetape.client.publisher import codec_preferences
 from livetape.recorder import passthrough
 from livetape.recorder.passthrough import h264_nal_types, is_keyframe, opus_samples

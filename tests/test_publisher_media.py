@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from livetape.client.media import EncodedMedia, PacedPacketTrack, SharedClock
+from livetape.client.media import EncodedMedia
+from livetape.client.pacing import PacedPacketTrack, SharedClock
 from livetape.client.publisher import WhipError, WhipPublisher
 
 from .media import (

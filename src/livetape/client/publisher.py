@@ -20,7 +20,8 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from livetape.client.media import EncodedMedia, PacedPacketTrack, SharedClock
+from livetape.client.media import EncodedMedia
+from livetape.client.pacing import PacedPacketTrack, SharedClock
 
 logger = logging.getLogger(__name__)
 

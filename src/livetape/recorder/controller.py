@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .alignment import AUDIO_RATE, AvAlignment
 from .sink import Mp4Sink
 from .source import MediaSource, Sample
 from .transcode import Vp8ToH264, h264_picture_size
 
 log = logging.getLogger(__name__)
 
-AUDIO_RATE = 48000
 VIDEO_RATE = 90000
 LATE_AUDIO_GRACE = 1.0  # seconds the previous file stays open for audio timed before a cut
 # queued by the timer so that closing the previous file happens in the consumer, in order
@@ -88,11 +88,11 @@ class RecordingController:
         self._cut_at = 0.0
         self._cut_requested = False
         self._seq = 0
-        self._started = time.monotonic()
-        self._last_media = self._started
+        self._last_media = time.monotonic()
         self._last_keyframe_request = 0.0
-        self._last_audio: Sample | None = None
-        self._segment_opened_arrival = 0.0
+        self._keyframe_arrival = 0.0  # of the key frame the current file started on
+        self._alignment = AvAlignment(source, has_audio=self.audio,
+                                      sync_wait=limits.sync_wait_seconds)
         self._transcoder = Vp8ToH264() if self.video and source.codec("video") == "vp8" else None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
@@ -152,13 +152,18 @@ class RecordingController:
     async def _on_video(self, sample: Sample) -> None:
         data, keyframe = sample.data, sample.keyframe
         if self._transcoder is not None:
-            converted = self._transcoder.convert(data, sample.ts, keyframe)
+            # decoding + encoding is CPU work: off the event loop, still one frame at a time
+            converted = await asyncio.to_thread(
+                self._transcoder.convert, data, sample.ts, keyframe)
             if not converted:
                 return
             data, keyframe = converted[0]
         segment = self._segment
         if segment is None:
-            if not keyframe or not self._synced_or_waited(sample):
+            if not keyframe:
+                return
+            if not self._alignment.ready(sample):
+                self._request_keyframe()  # start on a later key frame, once reports came
                 return
             await self._open(sample, data)
             segment = self._segment
@@ -179,7 +184,7 @@ class RecordingController:
         self.written["video"] += 1
 
     async def _on_audio(self, sample: Sample) -> None:
-        self._last_audio = sample
+        self._alignment.note_audio(sample)
         if not self.video:
             await self._on_audio_only(sample)
             return
@@ -187,7 +192,8 @@ class RecordingController:
         if segment is None:
             return  # before the first key frame
         if segment.audio_zero is None:
-            segment.audio_zero = self._audio_zero_from_arrival(sample)
+            segment.audio_zero = self._alignment.audio_zero_from_arrival(
+                sample, self._keyframe_arrival)
         pts = sample.ts - segment.audio_zero
         previous = self._previous
         if previous is not None and previous.audio_zero is not None:
@@ -214,44 +220,12 @@ class RecordingController:
 
     # segments ----------------------------------------------------------------------------
 
-    def _synced_or_waited(self, sample: Sample) -> bool:
-        """Both tracks have a sender report (or waiting longer is not worth it)."""
-        if not self.audio:
-            return True
-        if sample.sender_time is not None:
-            if self.source.mapped_at("audio", sample.sender_time) is not None:
-                return True
-        if time.monotonic() - self._started >= self.limits.sync_wait_seconds:
-            log.warning("%s: no sender report yet, aligning A/V by arrival", self.recording_id)
-            return True
-        self._request_keyframe()  # start on a later key frame, once reports have come
-        return False
-
-    def _audio_zero_at(self, keyframe: Sample) -> int | None:
-        if not self.audio:
-            return None
-        if keyframe.sender_time is not None:
-            mapped = self.source.mapped_at("audio", keyframe.sender_time)
-            if mapped is not None:
-                return mapped
-        last = self._last_audio
-        if last is None:
-            return None  # set from the first audio sample's arrival
-        return last.ts + round((keyframe.arrival - last.arrival) * AUDIO_RATE)
-
-    def _audio_zero_from_arrival(self, sample: Sample) -> int:
-        assert self._segment is not None
-        opened = self._segment_opened_arrival
-        return sample.ts - round((sample.arrival - opened) * AUDIO_RATE)
-
     async def _open(self, keyframe: Sample, data: bytes) -> None:
-        self._segment_opened_arrival = keyframe.arrival
-        audio_zero = self._audio_zero_at(keyframe)
-        by_reports = keyframe.sender_time is not None and self.source.mapped_at(
-            "audio", keyframe.sender_time) is not None
+        self._keyframe_arrival = keyframe.arrival
         log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
-                 keyframe.ts, "sender reports" if by_reports else "arrival")
-        await self._new_segment(data, keyframe.ts, audio_zero)
+                 keyframe.ts,
+                 "sender reports" if self._alignment.by_reports(keyframe) else "arrival")
+        await self._new_segment(data, keyframe.ts, self._alignment.audio_zero(keyframe))
 
     async def _new_segment(
         self, keyframe_data: bytes | None, video_zero: int, audio_zero: int | None
@@ -281,12 +255,12 @@ class RecordingController:
         old = self._segment
         assert old is not None
         await self._close_previous()
-        audio_zero = self._audio_zero_at(keyframe)
+        audio_zero = self._alignment.audio_zero(keyframe)
         if audio_zero is None and old.audio_zero is not None:
             audio_zero = old.audio_zero + round(
                 (keyframe.ts - old.video_zero) * AUDIO_RATE / VIDEO_RATE
             )
-        self._segment_opened_arrival = keyframe.arrival
+        self._keyframe_arrival = keyframe.arrival
         await self._new_segment(data, keyframe.ts, audio_zero)
         if self.audio and old.audio_zero is not None:
             self._previous, self._cut_at = old, time.monotonic()

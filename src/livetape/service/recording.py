@@ -18,15 +18,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..config import Settings
-from ..db.models import Recording, Room, Segment, utcnow
+from ..db.models import Recording, Room, utcnow
 from ..errors import Catalogue, LivetapeError
 from ..recorder.controller import Limits, RecordingController
-from ..recorder.finalize import probe, remux
 from ..rooms.publication import Publication
 from ..rooms.registry import RoomRegistry
-from ..vod.library import Library, Provenance
+from ..vod.library import Library
 from .apps import Identity
 from .requests import RecordRequest
+from .segments import SegmentLedger
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,12 @@ class _Events:
         self._service, self._active = service, active
 
     async def segment_opened(self, seq: int, part: Path) -> None:
-        await self._service._segment_opened(self._active.recording, seq, part)
+        await self._service.segments.opened(self._active.recording, seq, part)
 
     async def segment_closed(self, seq: int, part: Path, empty: bool) -> None:
-        task = asyncio.create_task(self._service._finalize(self._active.recording, seq, part))
-        self._active.finalizers[seq] = task
+        # finalizing (remux, probe, store) runs beside the recording; stop() waits for it
+        finalize = self._service.segments.finalize(self._active.recording, seq, part)
+        self._active.finalizers[seq] = asyncio.create_task(finalize)
 
     async def ended(self, reason: str) -> None:
         await self._service._end(self._active, reason)
@@ -65,7 +66,7 @@ class RecordingService:
         self._settings = settings
         self._sessions = sessions
         self._registry = registry
-        self._library = library
+        self.segments = SegmentLedger(sessions, library)
         self._active: dict[tuple[str, str, str, str], _Active] = {}
         self._locks: dict[tuple[str, str, str, str], asyncio.Lock] = {}
         self._limits = Limits(
@@ -207,71 +208,15 @@ class RecordingService:
         """Server stopping: close every recording, keeping what was recorded."""
         await asyncio.gather(*(self._end(a, "shutdown") for a in list(self._active.values())))
 
-    # segments ----------------------------------------------------------------------------
-
-    async def _segment_opened(self, recording: Recording, seq: int, part: Path) -> None:
-        async with self._sessions() as session, session.begin():
-            session.add(Segment(recording_id=recording.recording_id, seq=seq,
-                                part_path=str(part), state="writing"))
-
-    async def _finalize(self, recording: Recording, seq: int, part: Path) -> None:
-        """fMP4 part -> standard MP4 -> library. On failure the part is kept on disk."""
-        final = part.with_name(part.name.replace(".part.mp4", ".mp4"))
-        try:
-            if not await asyncio.to_thread(remux, part, final):
-                await self._set_segment(recording.recording_id, seq, "empty", None)
-                await asyncio.to_thread(part.unlink, missing_ok=True)
-                return
-            info = await asyncio.to_thread(probe, final)
-            source = Provenance(
-                recording.app_id, recording.file_name, recording.recording_id, seq,
-                recording.room_id, recording.user_id, recording.src_type, recording.class_id,
-                list(recording.tags or []),
-            )
-            file_id = await self._library.add_recorded(source, final, info)
-            await self._set_segment(recording.recording_id, seq, "done", file_id)
-            await asyncio.to_thread(part.unlink, missing_ok=True)
-            log.info("recording %s segment %d -> file %s (%.2f s)", recording.recording_id,
-                     seq, file_id, info.duration)
-        except Exception:
-            log.exception("finalizing %s failed; %s is kept", recording.recording_id, part)
-            await self._set_segment(recording.recording_id, seq, "failed", None)
-
-    async def _set_segment(self, recording_id: str, seq: int, state: str,
-                           file_id: str | None) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Segment).where(Segment.recording_id == recording_id, Segment.seq == seq)
-                .values(state=state, file_id=file_id)
-            )
-
-    async def file_ids(self, recording_id: str) -> list[str]:
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Segment.file_id).where(
-                    Segment.recording_id == recording_id, Segment.file_id.is_not(None)
-                ).order_by(Segment.seq)
-            )
-            return [f for f in rows if f]
-
     async def recover(self) -> int:
         """Finalize recordings a crash left open. Returns how many were recovered."""
-        async with self._sessions() as session:
-            open_recordings = list(await session.scalars(
-                select(Recording).where(Recording.state == "recording")
-            ))
-        for recording in open_recordings:
-            async with self._sessions() as session:
-                segments = list(await session.scalars(
-                    select(Segment).where(Segment.recording_id == recording.recording_id,
-                                          Segment.state == "writing").order_by(Segment.seq)
-                ))
-            for segment in segments:
-                await self._finalize(recording, segment.seq, Path(segment.part_path))
-            await self._mark_ended(recording.recording_id, "recovered")
-            log.warning("recording %s recovered after a crash (%d segments)",
-                        recording.recording_id, len(segments))
-        return len(open_recordings)
+        recovered = await self.segments.recover()
+        for recording_id in recovered:
+            await self._mark_ended(recording_id, "recovered")
+        return len(recovered)
+
+    async def file_ids(self, recording_id: str) -> list[str]:
+        return await self.segments.file_ids(recording_id)
 
     # views -------------------------------------------------------------------------------
 

@@ -1,0 +1,222 @@
+"""Recording capacity: livetape vs aiortc's MediaRecorder vs Janus, N publishers at 720p30.
+
+N publishers (livetape's WhipPublisher, in generator worker processes) send one pre-encoded
+clip (720p30 H.264 ~2 Mbit/s + Opus) in a loop; each system records all of them at once.
+Per (system, N) it prints the server's CPU seconds per stream-second over a steady-state
+window (from /proc/<pid>/stat of the server process only), its peak RSS, video frames sent /
+received / written (written = counted by demuxing the finished files), and the generator's
+own CPU, pace and the host's load, so a saturated machine shows. Then livetape's CPU ratios
+against MediaRecorder and Janus, and optionally a py-spy profile of the livetape server.
+
+    .venv/bin/python bench/record_capacity.py                  # N = 1,8,32,auto; ~10 min
+    .venv/bin/python bench/record_capacity.py --n 1,8 --seconds 10 --profile
+
+``auto``: after the listed N, probe further N (at most --auto-probes runs): doubling past the
+largest N if it held, else bisecting between the largest N that held and the smallest that
+did not. An N holds when every frame was written, the generator kept >= 98 % of real-time
+pace and the server used < 90 % of one core (its event loop is one Python thread). Janus
+runs at every N livetape runs; MediaRecorder at --mediarecorder-n (1,2). The report is also
+written to bench/out/record_capacity.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiortc
+import av
+
+from loadgen import build_media, media_bitrate, save_media
+from measure import HOLD_PACE, HOLD_SERVER_CORES, Row, format_ratios, format_table
+from systems import RunSettings, run_janus, run_livetape, run_mediarecorder
+
+OUT_FILE = Path(__file__).resolve().parent / "out" / "record_capacity.txt"
+AUTO_MAX_N = 256
+
+
+def _ns(text: str) -> tuple[list[int], bool]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    ns = sorted({int(p) for p in parts if p != "auto"})
+    if any(n < 1 for n in ns):
+        raise argparse.ArgumentTypeError("N must be >= 1")
+    return ns, "auto" in parts
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; see the module docstring."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=_ns, default=_ns("1,8,32,auto"),
+                   help="stream counts, comma-separated; 'auto' probes further (1,8,32,auto)")
+    p.add_argument("--seconds", type=float, default=12.0, help="measured window (12)")
+    p.add_argument("--warmup", type=float, default=2.0,
+                   help="settle time after all recordings started (2)")
+    p.add_argument("--clip-seconds", type=float, default=10.0, help="looped clip length (10)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="generator processes (default: one per 16 streams, at most one per core)")
+    p.add_argument("--auto-probes", type=int, default=2, help="runs 'auto' may add (2)")
+    p.add_argument("--mediarecorder-n", type=lambda t: _ns(t)[0], default=[1, 2],
+                   help="N for MediaRecorder (1,2)")
+    p.add_argument("--skip-janus", action="store_true", help="no Janus runs")
+    p.add_argument("--skip-mediarecorder", action="store_true", help="no MediaRecorder runs")
+    p.add_argument("--profile", action="store_true",
+                   help="one more livetape run under py-spy, at --profile-n")
+    p.add_argument("--profile-n", type=int, default=8, help="N of the profiled run (8)")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (servers' data, logs)")
+    return p.parse_args(argv)
+
+
+class Bench:
+    """Runs the systems, keeps the rows and the failures, decides the auto N."""
+
+    def __init__(self, args: argparse.Namespace, cfg: RunSettings) -> None:
+        self.args, self.cfg = args, cfg
+        self.rows: list[Row] = []
+        self.failures: list[str] = []
+        self.verdict = ""
+
+    async def attempt(self, label: str, run: Callable[[], Awaitable[Row]]) -> Row | None:
+        """One run; a failure is recorded and reported, and the benchmark goes on."""
+        started = time.monotonic()
+        print(f"-- {label} ...", file=sys.stderr, flush=True)
+        try:
+            row = await run()
+        except Exception as exc:
+            traceback.print_exc()
+            self.failures.append(f"{label}: {type(exc).__name__}: {exc}")
+            return None
+        print(f"   {label}: {row.cpu_per_stream:.4f} CPU-s/stream-s, pace {row.pace:.1%}, "
+              f"all written: {row.ok} ({time.monotonic() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+        self.rows.append(row)
+        return row
+
+    async def at(self, n: int) -> bool:
+        """livetape (and Janus) at N; returns whether livetape held."""
+        row = await self.attempt(f"livetape N={n}",
+                                 lambda: _first(run_livetape(self.cfg, n)))
+        if not self.args.skip_janus:
+            await self.attempt(f"Janus N={n}", lambda: run_janus(self.cfg, n))
+        return row is not None and row.held
+
+    async def run(self) -> None:
+        ns, auto = self.args.n
+        if not self.args.skip_mediarecorder:
+            for n in self.args.mediarecorder_n:
+                await self.attempt(f"MediaRecorder N={n}", lambda n=n: run_mediarecorder(
+                    self.cfg, n))
+        held = {n: await self.at(n) for n in ns}
+        for _ in range(self.args.auto_probes if auto else 0):
+            n = _next_probe(held)
+            if n is None:
+                break
+            held[n] = await self.at(n)
+        good = [n for n, ok in held.items() if ok]
+        self.verdict = (f"livetape held up to N={max(good)} of those run" if good else
+                        "livetape held at no N run") + (
+            f" (held = every frame written, generator pace >= {HOLD_PACE:.0%}, server < "
+            f"{HOLD_SERVER_CORES:.0%} of a core)")
+
+
+def _next_probe(held: dict[int, bool]) -> int | None:
+    good = [n for n, ok in held.items() if ok]
+    bad = [n for n, ok in held.items() if not ok]
+    if not bad:
+        top = max(held, default=0)
+        return min(2 * top, AUTO_MAX_N) if 0 < top < AUTO_MAX_N else None
+    hi = min(bad)
+    lo = max([n for n in good if n < hi], default=0)
+    return (lo + hi) // 2 if hi - lo > 1 else None
+
+
+async def _first(coro: Awaitable[tuple[Row, object]]) -> Row:
+    return (await coro)[0]
+
+
+def header(args: argparse.Namespace, media_info: str) -> str:
+    """Machine, versions, settings."""
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    janus_v = shutil.which("janus") and "Janus (Debian janus package)"
+    return "\n".join([
+        f"record_capacity  {time.strftime('%Y-%m-%d %H:%M:%S')}  "
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"aiortc {aiortc.__version__}, PyAV {av.__version__}, {janus_v or 'no janus'}",
+        f"media: {media_info}; window {args.seconds:g} s after {args.warmup:g} s warm-up",
+        "command: " + shlex.join([Path(sys.executable).name, *sys.argv]),
+    ])
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    """Build the clip, run everything, print and save the report."""
+    work = Path(tempfile.mkdtemp(prefix="record-capacity-"))
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        t = time.monotonic()
+        media = await asyncio.to_thread(build_media, args.clip_seconds)
+        save_media(media, work / "media.pkl")
+        media_info = (f"{media.width}x{media.height}@{media.fps:g} H.264 "
+                      f"{media_bitrate(media) / 1e6:.2f} Mbit/s keyint {media.keyframe_interval}"
+                      f" + Opus 20 ms, {media.duration:g} s loop (encoded in "
+                      f"{time.monotonic() - t:.1f} s)")
+        cfg = RunSettings(args.seconds, args.warmup, args.workers, work / "media.pkl", work)
+        bench = Bench(args, cfg)
+        await bench.run()
+        report = [header(args, media_info), "", format_table(bench.rows), "",
+                  format_ratios(bench.rows), "", bench.verdict]
+        if bench.failures:
+            report += ["", "FAILED RUNS:", *bench.failures]
+        if args.profile:
+            report += ["", await _profile(cfg, args.profile_n)]
+        text = "\n".join(report) + "\n"
+        print(text)
+        OUT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        OUT_FILE.write_text(text)
+        print(f"(written to {OUT_FILE}; work dir {work if args.keep else 'removed'})",
+              file=sys.stderr)
+        return 1 if bench.failures else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+async def _profile(cfg: RunSettings, n: int) -> str:
+    """One livetape run with py-spy on the server over the window, summarised."""
+    print(f"-- livetape N={n} under py-spy ...", file=sys.stderr, flush=True)
+    try:
+        row, prof = await run_livetape(cfg, n, profile=True)
+    except Exception as exc:
+        traceback.print_exc()
+        return f"profile: failed: {type(exc).__name__}: {exc}"
+    head = (f"profile: livetape server at N={n} under py-spy (--nonblocking, 100 Hz), "
+            f"{row.cpu_per_stream:.4f} CPU-s/stream-s, {row.server_cores:.2f} cores, "
+            f"all written: {'yes' if row.ok else 'NO'}")
+    return head + "\n" + (prof.summary() if prof else "no samples")
+
+
+def main() -> int:
+    """Entry point."""
+    args = parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main_async(args))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

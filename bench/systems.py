@@ -1,0 +1,214 @@
+"""One benchmark run per (system, N): livetape, Janus (C reference), aiortc MediaRecorder.
+
+Every run starts a fresh server process and fresh generator workers, publishes N looping
+streams over WHIP, lets them settle, measures a steady-state window (server CPU from
+/proc/<pid>/stat, generator CPU, host load), then silences the publishers (they stay
+connected), lets the last frames land, reads what the server received, stops the recordings
+and counts the video frames in what was written, demuxing only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from janus_ref import JanusRef, proc_cpu_seconds, proc_status_bytes, recorded_frames
+from livetape.client.api import LivetapeClient
+from loadgen import LoadGen
+from measure import Mp4Count, Row, count_mp4, measure_window
+from mediarecorder_ref import MediaRecorderRef
+from pyspy import Profile, parse, record
+from whip_shim import WhipEndpoint
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from tests.server import LiveServer  # noqa: E402
+
+ROOM = "bench"
+DRAIN_S = 1.5  # after silencing: frames in flight land, jitter buffers flush
+FIRST_FRAME_TIMEOUT_S = 30.0
+SLACK_PER_STREAM = 2  # frames: aiortc holds the last one back; one may be in flight at start
+_LOG_PROBLEM = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every run shares."""
+
+    seconds: float  # measured window
+    warmup: float  # settle time after every recording has written its first frame
+    workers: int | None  # generator processes; None = LoadGen.auto_workers(n)
+    media_path: Path
+    work_dir: Path
+
+    def loadgen(self, n: int, log_dir: Path) -> LoadGen:
+        """The generator for an N-stream run."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return LoadGen(self.media_path, self.workers or LoadGen.auto_workers(n), log_dir)
+
+
+def log_problems(path: Path, limit: int = 3) -> list[str]:
+    """A note on WARNING / ERROR / traceback lines in a log, with the first few distinct."""
+    if not path.exists():
+        return []
+    hits = [line for line in path.read_text(errors="replace").splitlines()
+            if _LOG_PROBLEM.search(line)]
+    if not hits:
+        return [f"{path.name}: clean"]
+    distinct = list(dict.fromkeys(re.sub(r"^\S+ \S+ ", "", h)[:160] for h in hits))
+    return [f"{path.name}: {len(hits)} warning/error lines, e.g. " + " | ".join(distinct[:limit])]
+
+
+async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
+                       ) -> tuple[Row, Profile | None]:
+    """Record N streams with livetape; with ``profile``, py-spy samples the window."""
+    data_dir = cfg.work_dir / f"livetape-n{n}{'-profile' if profile else ''}"
+    server = LiveServer(data_dir, env={"LIVETAPE_MULTI_ROOM_MAX_MEMBERS": str(max(50, n + 1))})
+    gen = cfg.loadgen(n, data_dir)
+    users = [f"u{i:03d}" for i in range(n)]
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(asyncio.to_thread, server.stop)
+        await asyncio.to_thread(server.start)
+        assert server.process is not None
+        pid = server.process.pid
+        stack.push_async_callback(gen.close)
+        await gen.start()
+        api = await stack.enter_async_context(
+            LivetapeClient(server.url, secret_key=server.secret_key))
+        await api.create_room(ROOM)
+        tokens = [await api.mint_token(user) for user in users]
+        await gen.publish([(api.whip_url(ROOM), token) for token in tokens])
+        base, rec_ids = {}, []
+        for i, user in enumerate(users):  # sent-before-start, per stream, just before it
+            base[i] = (await gen.sent(i))[i]
+            rec_ids.append(await api.start_recording(ROOM, f"bench-{user}", user_id=user))
+        await _wait_first_frames(api, rec_ids)
+        await asyncio.sleep(cfg.warmup)
+        spy = asyncio.create_task(record(pid, cfg.seconds, data_dir / "pyspy.raw")) \
+            if profile else None
+        window = await measure_window(cfg.seconds, lambda: proc_cpu_seconds(pid), gen)
+        final = await gen.silence()
+        await asyncio.sleep(DRAIN_S)
+        views = [await api.get_recording(r) for r in rec_ids]
+        file_ids = [await api.stop_recording(ROOM, user_id=user) for user in users]
+        count = Mp4Count()
+        for ids in file_ids:
+            for file_id in ids:
+                count += await _count_played(api, file_id, data_dir / "check.mp4")
+        peak = proc_status_bytes(pid, "VmHWM")
+        prof = parse(await spy) if spy is not None else None
+    sent = sum(final[i] - base[i] for i in range(n))
+    received = sum(int(v["received"]["video"]) for v in views)
+    counted = sum(int(v["written"]["video"]) for v in views)
+    not_received, head, not_in_file = sent - received, received - counted, counted - count.video
+    ok = (count.missing == 0 and not_in_file == 0 and not_received <= SLACK_PER_STREAM * n
+          and sum(len(ids) for ids in file_ids) >= n)
+    notes = [f"{head / n:.0f} frames/stream received before the first keyframe (not recorded)",
+             f"{not_received} sent but not received", f"{count.missing} gaps inside files",
+             f"{not_in_file} counted by the recorder but not in the files",
+             f"{count.audio} audio packets written", *log_problems(server.log_path)]
+    row = Row("livetape", n, window, peak, sent, received, count.video, ok, notes)
+    return row, prof
+
+
+async def _wait_first_frames(api: LivetapeClient, rec_ids: list[str]) -> None:
+    """Until every recording has written video (its first keyframe came)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FIRST_FRAME_TIMEOUT_S
+    pending = list(rec_ids)
+    while pending:
+        views = [await api.get_recording(r) for r in pending]
+        pending = [r for r, v in zip(pending, views, strict=True)
+                   if int(v.get("written", {}).get("video", 0)) == 0]
+        if pending and loop.time() > deadline:
+            raise TimeoutError(f"{len(pending)} recordings wrote no video in "
+                               f"{FIRST_FRAME_TIMEOUT_S:.0f} s")
+        await asyncio.sleep(0.25)
+
+
+async def _count_played(api: LivetapeClient, file_id: str, scratch: Path) -> Mp4Count:
+    """Fetch a library file through its play URL and count it."""
+    info = await api.get_file(file_id)
+    url = info["play_set"][0]["url"]
+    async with httpx.AsyncClient(trust_env=False, timeout=120) as http:
+        response = await http.get(url)
+        response.raise_for_status()
+    scratch.write_bytes(response.content)
+    try:
+        return await asyncio.to_thread(count_mp4, scratch)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+async def run_janus(cfg: RunSettings, n: int) -> Row:
+    """Record N streams with Janus VideoRoom (``.mjr`` files), published through a WHIP shim."""
+    work = cfg.work_dir / f"janus-n{n}"
+    janus = JanusRef(workdir=work)
+    gen = cfg.loadgen(n, work)
+    endpoint = WhipEndpoint(lambda offer: janus.publish(offer))
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(janus.stop)
+        await janus.start()
+        stack.push_async_callback(endpoint.stop)
+        await endpoint.start()
+        stack.push_async_callback(gen.close)
+        await gen.start()
+        await gen.publish([(endpoint.url, "-")] * n)
+        await asyncio.sleep(cfg.warmup)
+        window = await measure_window(cfg.seconds, janus.cpu_seconds, gen)
+        final = await gen.silence()
+        await asyncio.sleep(DRAIN_S)
+        await gen.close()  # DELETE -> leave: Janus closes the recordings
+        await janus.stop()
+    stats = recorded_frames(janus.record_dir)
+    sent, written = sum(final.values()), sum(s.video_frames for s in stats.values())
+    lost = sum(f.lost for s in stats.values() for f in s.of_kind("video"))
+    audio = sum(s.audio_packets for s in stats.values())
+    ok = lost == 0 and len(stats) == n and sent - written <= SLACK_PER_STREAM * n
+    notes = [f"{len(stats)} recordings", f"{sent - written} sent but not in .mjr",
+             f"{lost} RTP packets missing in .mjr", f"{audio} audio packets written",
+             *log_problems(janus.log_path)]
+    return Row("Janus", n, window, janus.peak_rss_bytes(), sent, None, written, ok, notes)
+
+
+async def run_mediarecorder(cfg: RunSettings, n: int) -> Row:
+    """Record N streams with aiortc's MediaRecorder in a receiver process of its own."""
+    out = cfg.work_dir / f"mediarecorder-n{n}"
+    ref = MediaRecorderRef(out)
+    gen = cfg.loadgen(n, out)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(ref.close)
+        await ref.start()
+        stack.push_async_callback(gen.close)
+        await gen.start()
+        await gen.publish([(ref.url, "-")] * n)
+        await asyncio.sleep(cfg.warmup)
+        window = await measure_window(cfg.seconds, ref.child.cpu_seconds, gen)
+        final = await gen.silence()
+        await asyncio.sleep(DRAIN_S)
+        received = await ref.received_video()
+        files = await ref.finish()
+        peak = ref.child.peak_rss_bytes()
+    count = Mp4Count()
+    broken = 0
+    for path in files:
+        try:
+            count += count_mp4(path)
+        except (OSError, ValueError) as exc:  # av errors are ValueError subclasses
+            broken += 1
+            print(f"  {path.name}: unreadable ({exc})", file=sys.stderr)
+    sent = sum(final.values())
+    no_video = sum(1 for p in files if p.exists()) - broken
+    ok = broken == 0 and count.video == received and sent - received <= SLACK_PER_STREAM * n
+    notes = [f"{received - count.video} decoded frames not in the files",
+             f"{sent - received} sent but not decoded", f"{count.audio} audio packets written",
+             f"{broken} unreadable files of {len(files)}", *log_problems(ref.log_path)]
+    if count.video == 0 and no_video:
+        notes.insert(0, "NO video track in the files")
+    return Row("MediaRecorder", n, window, peak, sent, received, count.video, ok, notes)
