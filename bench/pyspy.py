@@ -1,9 +1,14 @@
-"""Sampling profile of a running Python process with py-spy, summarised as text.
+"""Sampling profile of a running Python server with py-spy, summarised as text.
 
-``py-spy record --format raw`` writes collapsed stacks (``frame;frame;... count``, root
-first, frames as ``function (file:line)``); own time is the leaf frame's, inclusive time any
-frame's on the stack. ``--nonblocking`` keeps the target running at full speed; idle threads
-(waiting in epoll / queue.get) are not sampled, so shares are of busy samples.
+``py-spy record --gil --format raw`` samples only the thread holding the GIL, so the samples
+track the process's Python CPU time (a GIL-bound server: its samples per second matched its
+measured CPU share within a few %); plain mode's idle detection let through waits in
+``select`` and ``Condition.wait`` as if busy. ``--nonblocking`` keeps the target at full speed.
+Native work done with the GIL released (libsrtp through cffi, x264) is not sampled.
+
+Raw output is collapsed stacks, ``frame;frame;... count``, root first, frames as
+``function (file:line)``. Own time is the leaf frame's; inclusive time any frame's on the
+stack; a stage is the first rule of :data:`STAGES` met walking from the leaf to the root.
 """
 
 from __future__ import annotations
@@ -16,7 +21,28 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+# (stage, substrings of a frame's "function (path:line)"); checked leaf first, rules in order
+STAGES: list[tuple[str, tuple[str, ...]]] = [
+    ("SRTP/SRTCP crypto (pylibsrtp)", ("/pylibsrtp/",)),
+    ("handoff to/from aiortc's decoder thread", (
+        "/threading.py", "/queue.py", "decoder_worker", "run_coroutine_threadsafe",
+        "_write_to_self", "call_soon_threadsafe")),
+    ("RTP/RTCP parse + build (aiortc.rtp)", ("/aiortc/rtp.py",)),
+    ("jitter buffer (aiortc)", ("/aiortc/jitterbuffer.py",)),
+    ("depacketize (aiortc.codecs)", ("/aiortc/codecs/",)),
+    ("REMB estimator (aiortc.rate)", ("/aiortc/rate.py",)),
+    ("RTP receiver: NACK, stats, RTCP (aiortc)", ("/aiortc/rtcrtpreceiver.py",
+                                                  "/aiortc/clock.py", "/aiortc/stats.py")),
+    ("DTLS transport demux (aiortc)", ("/aiortc/rtcdtlstransport.py",)),
+    ("ICE / UDP receive (aioice)", ("/aioice/",)),
+    ("MP4 mux (livetape sink, PyAV)", ("/livetape/recorder/sink.py",)),
+    ("recorder logic (livetape)", ("/livetape/recorder/",)),
+    ("publication pump (livetape)", ("/livetape/rooms/",)),
+    ("other aiortc", ("/aiortc/",)),
+    ("other livetape", ("/livetape/",)),
+    ("asyncio event loop", ("/asyncio/", "/selectors.py")),
+]
 
 
 def py_spy_binary() -> str | None:
@@ -25,7 +51,7 @@ def py_spy_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-async def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
+async def record(pid: int, seconds: float, out: Path, rate: int = 200) -> Path:
     """Sample ``pid`` for ``seconds`` into ``out`` (raw collapsed stacks)."""
     binary = py_spy_binary()
     if binary is None:
@@ -33,8 +59,8 @@ async def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
     with out.with_suffix(".log").open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-            "--rate", str(rate), "--format", "raw", "--function", "--nonblocking",
-            "--output", str(out), stdout=log, stderr=log)
+            "--rate", str(rate), "--format", "raw", "--function", "--gil", "--nonblocking",
+            "--full-filenames", "--output", str(out), stdout=log, stderr=log)
         try:
             await asyncio.wait_for(proc.wait(), seconds + 60)
         except TimeoutError:
@@ -48,69 +74,60 @@ async def record(pid: int, seconds: float, out: Path, rate: int = 100) -> Path:
 
 @dataclass(frozen=True)
 class Profile:
-    """Busy samples by leaf function (own), by any frame (inclusive) and by package (own)."""
+    """GIL-holding samples by leaf function (own), any frame (inclusive) and stage."""
 
     samples: int
     own: Counter[str]
     inclusive: Counter[str]
-    package: Counter[str]
+    stages: Counter[str]
 
-    def summary(self, top: int = 12) -> str:
-        """The top functions by own time, then own time by package."""
+    def summary(self, cpu_per_stream: float, top: int = 12) -> str:
+        """Stages, then the top functions by own time; CPU-s per stream-s apportioned."""
         total = max(1, self.samples)
-        lines = [f"{self.samples} busy samples; top {top} functions by own time "
-                 f"(own %, inclusive %):"]
+        lines = [f"{self.samples} samples with the GIL held; by stage (share, CPU-s/stream-s):"]
+        for stage, count in self.stages.most_common():
+            lines.append(f"  {100 * count / total:5.1f} %  {cpu_per_stream * count / total:.4f}"
+                         f"  {stage}")
+        lines.append(f"top {top} functions by own time (own %, inclusive %):")
         for func, count in self.own.most_common(top):
             lines.append(f"  {100 * count / total:5.1f}  {100 * self.inclusive[func] / total:5.1f}"
                          f"  {func}")
-        lines.append("own time by package: " + ", ".join(
-            f"{name} {100 * count / total:.0f}%" for name, count in self.package.most_common(8)))
         return "\n".join(lines)
-
-
-def _package(file: str) -> str:
-    """A short owner for a source file: the site-packages top folder, livetape, or stdlib."""
-    parts = Path(file).parts
-    if "site-packages" in parts:
-        rest = parts[parts.index("site-packages") + 1:]
-        return rest[0].removesuffix(".py") if rest else file
-    if "livetape" in parts:
-        return "livetape." + ".".join(parts[parts.index("livetape") + 1:-1] or ["(top)"])
-    return "stdlib:" + (parts[-2] if len(parts) > 1 and parts[-2] != "python3.11" else
-                        parts[-1].removesuffix(".py"))
 
 
 def parse(raw: Path) -> Profile:
     """Read py-spy's raw output."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    package: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     samples = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
-        frames = [f for f in stack.split(";") if _FRAME.match(f)]
-        if not frames:
-            continue
+        count, frames = int(count_text), stack.split(";")
         samples += count
         names = [_short(f) for f in frames]
         own[names[-1]] += count
         for name in set(names):
             inclusive[name] += count
-        match = _FRAME.match(frames[-1])
-        package[_package(match.group("file")) if match else "?"] += count
-    return Profile(samples, own, inclusive, package)
+        stages[_stage(frames)] += count
+    return Profile(samples, own, inclusive, stages)
+
+
+def _stage(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for stage, needles in STAGES:
+            if any(needle in frame for needle in needles):
+                return stage
+    return "other"
 
 
 def _short(frame: str) -> str:
-    """``func (path/to/file.py:12)`` -> ``func (file.py:12)`` with the package folder kept."""
+    """``func (/long/path/pkg/file.py:12)`` -> ``func (pkg/file.py:12)``."""
     match = _FRAME.match(frame)
     if not match:
         return frame
-    file = match.group("file")
-    parts = Path(file).parts
-    where = "/".join(parts[-2:]) if len(parts) > 1 else file
-    line = frame[frame.rfind(":") + 1:-1] if frame.rstrip(")").rsplit(":", 1)[-1].isdigit() else ""
+    where = "/".join(Path(match.group("file")).parts[-2:])
+    line = match.group("line")
     return f"{match.group('func')} ({where}{':' + line if line else ''})"

@@ -40,7 +40,14 @@ import aiortc
 import av
 
 from loadgen import build_media, media_bitrate, save_media
-from measure import HOLD_PACE, HOLD_SERVER_CORES, Row, format_ratios, format_table
+from measure import (
+    HOLD_PACE,
+    HOLD_SERVER_CORES,
+    Row,
+    format_ratios,
+    format_table,
+    host_jiffies,
+)
 from systems import RunSettings, run_janus, run_livetape, run_mediarecorder
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "record_capacity.txt"
@@ -146,7 +153,15 @@ async def _first(coro: Awaitable[tuple[Row, object]]) -> Row:
     return (await coro)[0]
 
 
-def header(args: argparse.Namespace, media_info: str) -> str:
+async def host_busy(seconds: float = 3.0) -> float:
+    """Share of the host's cores busy over ``seconds`` (before the runs: other load)."""
+    (b0, t0) = host_jiffies()
+    await asyncio.sleep(seconds)
+    (b1, t1) = host_jiffies()
+    return (b1 - b0) / max(1, t1 - t0)
+
+
+def header(args: argparse.Namespace, media_info: str, idle_busy: float) -> str:
     """Machine, versions, settings."""
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
@@ -157,6 +172,7 @@ def header(args: argparse.Namespace, media_info: str) -> str:
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
         f"aiortc {aiortc.__version__}, PyAV {av.__version__}, {janus_v or 'no janus'}",
         f"media: {media_info}; window {args.seconds:g} s after {args.warmup:g} s warm-up",
+        f"host busy before the runs (other load): {idle_busy:.0%} of {os.cpu_count()} cores",
         "command: " + shlex.join([Path(sys.executable).name, *sys.argv]),
     ])
 
@@ -168,6 +184,7 @@ async def main_async(args: argparse.Namespace) -> int:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
+        idle_busy = await host_busy()
         t = time.monotonic()
         media = await asyncio.to_thread(build_media, args.clip_seconds)
         save_media(media, work / "media.pkl")
@@ -178,7 +195,7 @@ async def main_async(args: argparse.Namespace) -> int:
         cfg = RunSettings(args.seconds, args.warmup, args.workers, work / "media.pkl", work)
         bench = Bench(args, cfg)
         await bench.run()
-        report = [header(args, media_info), "", format_table(bench.rows), "",
+        report = [header(args, media_info, idle_busy), "", format_table(bench.rows), "",
                   format_ratios(bench.rows), "", bench.verdict]
         if bench.failures:
             report += ["", "FAILED RUNS:", *bench.failures]
@@ -207,7 +224,7 @@ async def _profile(cfg: RunSettings, n: int) -> str:
     head = (f"profile: livetape server at N={n} under py-spy (--nonblocking, 100 Hz), "
             f"{row.cpu_per_stream:.4f} CPU-s/stream-s, {row.server_cores:.2f} cores, "
             f"all written: {'yes' if row.ok else 'NO'}")
-    return head + "\n" + (prof.summary() if prof else "no samples")
+    return head + "\n" + (prof.summary(row.cpu_per_stream) if prof else "no samples")
 
 
 def main() -> int:

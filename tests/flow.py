@@ -37,6 +37,19 @@ async def publishing(
             await publisher.stop()
 
 
+async def record_all_of(
+    server: LiveServer, api: LivetapeClient, media: EncodedMedia, file_name: str,
+    **options: Any,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """alice publishes ``media`` into room-1, all of it is recorded; returns file ids and the
+    play-info entries found by ``file_name``."""
+    async with publishing(server, media) as publisher:
+        await api.start_recording("room-1", file_name, user_id="alice", **options)
+        await publisher.wait_done()
+        file_ids = await api.stop_recording("room-1", user_id="alice")
+    return file_ids, await files_of(api, file_name)
+
+
 async def download(url: str, target: Path) -> Path:
     """GET a play URL to a file, as a player or a script would."""
     async with httpx.AsyncClient(timeout=60) as http:

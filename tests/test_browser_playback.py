@@ -17,7 +17,7 @@ from livetape.client.media import EncodedMedia
 
 from .browser import chromium, require_browser, serve_html
 from .conftest import ServerFactory
-from .flow import download, ffprobe, files_of, publishing
+from .flow import download, ffprobe, record_all_of
 
 PLAY_TIMEOUT_MS = 20_000
 SEEK_TARGET = 5.0  # seconds into the file, or 1.5 s before its end if it is shorter
@@ -89,11 +89,7 @@ async def test_recording_plays_and_seeks_in_chromium(
     server = start_server()
     media = EncodedMedia.synthetic(8.0)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-        async with publishing(server, media) as publisher:
-            await api.start_recording("room-1", "browser-play", user_id="alice")
-            await publisher.wait_done()
-            await api.stop_recording("room-1", user_id="alice")
-        (entry,) = await files_of(api, "browser-play")
+        _, (entry,) = await record_all_of(server, api, media, "browser-play")
     play = entry["play_set"][0]
     url, duration = play["url"], float(entry["duration"])
     size = (play["vwidth"], play["vheight"])

@@ -10,7 +10,7 @@ from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 
 from .conftest import ServerFactory
-from .flow import download, ffprobe, files_of, publishing
+from .flow import download, ffprobe, files_of, publishing, record_all_of
 from .media import beep_times, flash_times, probe
 
 FPS = 30
@@ -102,11 +102,8 @@ async def test_play_url_serves_ranges_and_heads(start_server: ServerFactory) -> 
     server = start_server()
     media = EncodedMedia.synthetic(3.0)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-        async with publishing(server, media) as publisher:
-            await api.start_recording("room-1", "ranged", user_id="alice")
-            await publisher.wait_done()
-            await api.stop_recording("room-1", user_id="alice")
-        url = (await files_of(api, "ranged"))[0]["play_set"][0]["url"]
+        _, files = await record_all_of(server, api, media, "ranged")
+        url = files[0]["play_set"][0]["url"]
     async with httpx.AsyncClient() as http:
         whole = await http.get(url)
         size = len(whole.content)
@@ -132,11 +129,7 @@ async def test_segments_rotate_without_gap_or_overlap(
     server = start_server(backend, segment_seconds=3)
     media = EncodedMedia.synthetic(11.0, fps=FPS)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-        async with publishing(server, media) as publisher:
-            await api.start_recording("room-1", "long-class", user_id="alice")
-            await publisher.wait_done()
-            file_ids = await api.stop_recording("room-1", user_id="alice")
-        files = await files_of(api, "long-class")
+        file_ids, files = await record_all_of(server, api, media, "long-class")
         assert [f["file_id"] for f in files] == file_ids
         paths = [
             await download(f["play_set"][0]["url"], tmp_path / f"part{i}.mp4")
@@ -161,11 +154,7 @@ async def test_audio_only_recording(start_server: ServerFactory, tmp_path: Path)
     server = start_server()
     media = EncodedMedia.synthetic(4.0)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-        async with publishing(server, media) as publisher:
-            await api.start_recording("room-1", "podcast", user_id="alice", record_type="audio")
-            await publisher.wait_done()
-            await api.stop_recording("room-1", user_id="alice")
-        entry = (await files_of(api, "podcast"))[0]
+        _, (entry,) = await record_all_of(server, api, media, "podcast", record_type="audio")
         assert entry["play_set"][0]["vwidth"] == 0
         path = await download(entry["play_set"][0]["url"], tmp_path / "podcast.mp4")
     info = probe(path)
