@@ -29,7 +29,8 @@ import av
 import httpx
 import numpy as np
 
-from livetape.client.media import EncodedMedia, PacedPacketTrack, SharedClock
+from livetape.client.media import EncodedMedia
+from livetape.client.pacing import PacedPacketTrack, SharedClock
 from livetape.client.publisher import WhipPublisher
 from rpc import Child, serve_stdio
 
@@ -65,7 +66,7 @@ def build_media(seconds: float) -> EncodedMedia:
     noise = rng.integers(0, 256, size=(rows + 64, WIDTH + 64), dtype=np.uint8)
     ramp = np.tile(np.arange(WIDTH, dtype=np.uint16), (rows, 1))
     n_frames = round(seconds * FPS)
-    video: list[av.Packet] = []
+    video: list[av.Packet[Any]] = []
     for i in [*range(n_frames), None]:
         frame = None
         if i is not None:
@@ -87,7 +88,8 @@ def media_bitrate(media: EncodedMedia) -> float:
     return sum(p.size for p in media.video) * 8 / (len(media.video) / media.fps)
 
 
-def _packet(data: bytes, pts: int, time_base: Fraction, key: bool, duration: int) -> av.Packet:
+def _packet(data: bytes, pts: int, time_base: Fraction, key: bool,
+            duration: int) -> av.Packet[Any]:
     packet = av.Packet(data)
     packet.pts = packet.dts = pts
     packet.time_base, packet.is_keyframe, packet.duration = time_base, key, duration
@@ -96,7 +98,7 @@ def _packet(data: bytes, pts: int, time_base: Fraction, key: bool, duration: int
 
 def save_media(media: EncodedMedia, path: Path) -> None:
     """Write the clip for the workers (plain bytes and numbers, pickled)."""
-    def flat(packets: list[av.Packet]) -> list[tuple[bytes, int, bool, int]]:
+    def flat(packets: list[av.Packet[Any]]) -> list[tuple[bytes, int, bool, int]]:
         return [(bytes(p), int(p.pts or 0), bool(p.is_keyframe), int(p.duration or 0))
                 for p in packets]
     meta = {f.name: getattr(media, f.name) for f in dataclasses.fields(media)

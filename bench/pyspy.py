@@ -23,7 +23,7 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 # (stage, substrings of a frame's "function (path:line)"); checked leaf first, rules in order
-STAGES: list[tuple[str, tuple[str, ...]]] = [
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SRTP/SRTCP crypto (pylibsrtp)", ("/pylibsrtp/",)),
     ("handoff to/from aiortc's decoder thread", (
         "/threading.py", "/queue.py", "decoder_worker", "run_coroutine_threadsafe",
@@ -41,8 +41,9 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("publication pump (livetape)", ("/livetape/rooms/",)),
     ("other aiortc", ("/aiortc/",)),
     ("other livetape", ("/livetape/",)),
-    ("asyncio event loop", ("/asyncio/", "/selectors.py")),
-]
+    ("UDP socket reads/writes (asyncio transports)", ("/asyncio/selector_events.py",)),
+    ("asyncio event loop: scheduling, tasks, queues, epoll", ("/asyncio/", "/selectors.py")),
+)
 
 
 def py_spy_binary() -> str | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import shlex
@@ -34,6 +33,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import aiortc
@@ -94,9 +94,12 @@ class Bench:
         self.rows: list[Row] = []
         self.failures: list[str] = []
         self.verdict = ""
+        self.interrupted = False
 
     async def attempt(self, label: str, run: Callable[[], Awaitable[Row]]) -> Row | None:
         """One run; a failure is recorded and reported, and the benchmark goes on."""
+        if self.interrupted:
+            raise asyncio.CancelledError
         started = time.monotonic()
         print(f"-- {label} ...", file=sys.stderr, flush=True)
         try:
@@ -116,15 +119,14 @@ class Bench:
         row = await self.attempt(f"livetape N={n}",
                                  lambda: _first(run_livetape(self.cfg, n)))
         if not self.args.skip_janus:
-            await self.attempt(f"Janus N={n}", lambda: run_janus(self.cfg, n))
+            await self.attempt(f"Janus N={n}", partial(run_janus, self.cfg, n))
         return row is not None and row.held
 
     async def run(self) -> None:
         ns, auto = self.args.n
         if not self.args.skip_mediarecorder:
             for n in self.args.mediarecorder_n:
-                await self.attempt(f"MediaRecorder N={n}", lambda n=n: run_mediarecorder(
-                    self.cfg, n))
+                await self.attempt(f"MediaRecorder N={n}", partial(run_mediarecorder, self.cfg, n))
         held = {n: await self.at(n) for n in ns}
         for _ in range(self.args.auto_probes if auto else 0):
             n = _next_probe(held)
@@ -132,7 +134,7 @@ class Bench:
                 break
             held[n] = await self.at(n)
         good = [n for n, ok in held.items() if ok]
-        self.verdict = (f"livetape held up to N={max(good)} of those run" if good else
+        self.verdict = (f"largest N at which livetape held: {max(good)}" if good else
                         "livetape held at no N run") + (
             f" (held = every frame written, generator pace >= {HOLD_PACE:.0%}, server < "
             f"{HOLD_SERVER_CORES:.0%} of a core)")
@@ -178,39 +180,51 @@ def header(args: argparse.Namespace, media_info: str, idle_busy: float) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    """Build the clip, run everything, print and save the report."""
+    """Build the clip, run everything, print and save the report (partial if interrupted)."""
     work = Path(tempfile.mkdtemp(prefix="record-capacity-"))
+    cfg = RunSettings(args.seconds, args.warmup, args.workers, work / "media.pkl", work)
+    bench = Bench(args, cfg)
     task = asyncio.current_task()
     assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+    def interrupt() -> None:  # each run cleans up its processes as the cancel unwinds it
+        bench.interrupted = True
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, interrupt)
+    report: list[str] = []
     try:
         idle_busy = await host_busy()
         t = time.monotonic()
         media = await asyncio.to_thread(build_media, args.clip_seconds)
-        save_media(media, work / "media.pkl")
+        save_media(media, cfg.media_path)
         media_info = (f"{media.width}x{media.height}@{media.fps:g} H.264 "
                       f"{media_bitrate(media) / 1e6:.2f} Mbit/s keyint {media.keyframe_interval}"
                       f" + Opus 20 ms, {media.duration:g} s loop (encoded in "
                       f"{time.monotonic() - t:.1f} s)")
-        cfg = RunSettings(args.seconds, args.warmup, args.workers, work / "media.pkl", work)
-        bench = Bench(args, cfg)
+        report = [header(args, media_info, idle_busy), ""]
         await bench.run()
-        report = [header(args, media_info, idle_busy), "", format_table(bench.rows), "",
-                  format_ratios(bench.rows), "", bench.verdict]
+        report += [format_table(bench.rows), "", format_ratios(bench.rows), "", bench.verdict]
         if bench.failures:
             report += ["", "FAILED RUNS:", *bench.failures]
         if args.profile:
             report += ["", await _profile(cfg, args.profile_n)]
-        text = "\n".join(report) + "\n"
-        print(text)
-        OUT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        OUT_FILE.write_text(text)
-        print(f"(written to {OUT_FILE}; work dir {work if args.keep else 'removed'})",
-              file=sys.stderr)
-        return 1 if bench.failures else 0
+    except asyncio.CancelledError:
+        if not bench.interrupted:
+            raise
+        report += ["INTERRUPTED; the runs finished so far:", format_table(bench.rows)]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    text = "\n".join(report) + "\n"
+    print(text)
+    OUT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    OUT_FILE.write_text(text)
+    print(f"(written to {OUT_FILE}; work dir {work if args.keep else 'removed'})",
+          file=sys.stderr)
+    return 130 if bench.interrupted else 1 if bench.failures else 0
 
 
 async def _profile(cfg: RunSettings, n: int) -> str:
@@ -221,7 +235,7 @@ async def _profile(cfg: RunSettings, n: int) -> str:
     except Exception as exc:
         traceback.print_exc()
         return f"profile: failed: {type(exc).__name__}: {exc}"
-    head = (f"profile: livetape server at N={n} under py-spy (--nonblocking, 100 Hz), "
+    head = (f"profile: livetape server at N={n} under py-spy (--gil --nonblocking, 200 Hz), "
             f"{row.cpu_per_stream:.4f} CPU-s/stream-s, {row.server_cores:.2f} cores, "
             f"all written: {'yes' if row.ok else 'NO'}")
     return head + "\n" + (prof.summary(row.cpu_per_stream) if prof else "no samples")
@@ -229,10 +243,7 @@ async def _profile(cfg: RunSettings, n: int) -> str:
 
 def main() -> int:
     """Entry point."""
-    args = parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(main_async(args))
-    return 130
+    return asyncio.run(main_async(parse_args()))
 
 
 if __name__ == "__main__":

@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 from janus_ref import JanusRef, proc_cpu_seconds, proc_status_bytes, recorded_frames
-from livetape.client.api import LivetapeClient
+from livetape.client.api import ApiError, LivetapeClient
 from loadgen import LoadGen
-from measure import Mp4Count, Row, count_mp4, measure_window
+from measure import Mp4Count, Row, count_mp4, measure_window, udp_receive_drops
 from mediarecorder_ref import MediaRecorderRef
 from pyspy import Profile, parse, record
 from whip_shim import WhipEndpoint
@@ -31,9 +33,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from tests.server import LiveServer  # noqa: E402
 
 ROOM = "bench"
+IDLE_SAMPLE_S = 2.0  # livetape's own CPU with no stream, before publishing
 DRAIN_S = 1.5  # after silencing: frames in flight land, jitter buffers flush
+SETTLE_TIMEOUT_S = 15.0  # then wait at most this long for a lagging receiver to catch up
 FIRST_FRAME_TIMEOUT_S = 30.0
 SLACK_PER_STREAM = 2  # frames: aiortc holds the last one back; one may be in flight at start
+T = TypeVar("T")
 _LOG_PROBLEM = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
 
 
@@ -82,7 +87,11 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         api = await stack.enter_async_context(
             LivetapeClient(server.url, secret_key=server.secret_key))
         await api.create_room(ROOM)
+        idle0 = proc_cpu_seconds(pid)
+        await asyncio.sleep(IDLE_SAMPLE_S)
+        idle = (proc_cpu_seconds(pid) - idle0) / IDLE_SAMPLE_S
         tokens = [await api.mint_token(user) for user in users]
+        drops = udp_receive_drops()
         await gen.publish([(api.whip_url(ROOM), token) for token in tokens])
         base, rec_ids = {}, []
         for i, user in enumerate(users):  # sent-before-start, per stream, just before it
@@ -95,8 +104,10 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         window = await measure_window(cfg.seconds, lambda: proc_cpu_seconds(pid), gen)
         final = await gen.silence()
         await asyncio.sleep(DRAIN_S)
-        views = [await api.get_recording(r) for r in rec_ids]
-        file_ids = [await api.stop_recording(ROOM, user_id=user) for user in users]
+        drops = udp_receive_drops() - drops
+        views = await settle(lambda: _views(api, rec_ids), lambda vs: sum(
+            int(v.get("received", {}).get("video", 0)) for v in vs))
+        file_ids = [await _stop(api, user) for user in users]
         count = Mp4Count()
         for ids in file_ids:
             for file_id in ids:
@@ -104,21 +115,56 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         peak = proc_status_bytes(pid, "VmHWM")
         prof = parse(await spy) if spy is not None else None
     sent = sum(final[i] - base[i] for i in range(n))
-    received = sum(int(v["received"]["video"]) for v in views)
-    counted = sum(int(v["written"]["video"]) for v in views)
+    received = sum(int(v.get("received", {}).get("video", 0)) for v in views)
+    counted = sum(int(v.get("written", {}).get("video", 0)) for v in views)
+    ended = [v.get("end_reason") for v in views if v.get("state") != "recording"]
     not_received, head, not_in_file = sent - received, received - counted, counted - count.video
-    ok = (late == 0 and count.missing == 0 and not_in_file == 0
+    ok = (late == 0 and not ended and count.missing == 0 and not_in_file == 0
           and not_received <= SLACK_PER_STREAM * n and sum(map(len, file_ids)) >= n)
     notes = [f"{head / n:.0f} frames/stream received before the first keyframe (not recorded)",
              f"{not_received} sent but not received", f"{count.missing} gaps inside files",
              f"{not_in_file} counted by the recorder but not in the files",
              f"{count.audio} audio packets written", *log_problems(server.log_path)]
+    if ended:
+        notes.insert(0, f"{len(ended)} recordings ended by themselves before stop "
+                        f"({', '.join(sorted(set(map(str, ended))))}): their counters are lost")
     if late:
         notes.insert(0, f"{late} recordings had written no video {FIRST_FRAME_TIMEOUT_S:.0f} s "
                         "after their start")
-    notes.append(f"generator: {len(gen.children)} process(es)")
+    notes += [f"idle server (no stream) {idle:.3f} CPU-s/s",
+              f"{drops} UDP datagrams dropped by the kernel (full receive buffer, host-wide, "
+              "publish to end)", f"generator: {len(gen.children)} process(es)"]
     row = Row("livetape", n, window, peak, sent, received, count.video, ok, notes)
     return row, prof
+
+
+async def settle(read: Callable[[], Awaitable[T]], key: Callable[[T], int],
+                 timeout: float = SETTLE_TIMEOUT_S) -> T:
+    """Read until ``key`` of the reading stops changing: a lagging receiver caught up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    value = await read()
+    while loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        again = await read()
+        if key(again) == key(value):
+            return again
+        value = again
+    return value
+
+
+async def _views(api: LivetapeClient, rec_ids: list[str]) -> list[dict[str, Any]]:
+    return [await api.get_recording(r) for r in rec_ids]
+
+
+async def _stop(api: LivetapeClient, user: str) -> list[str]:
+    """Stop a recording; one that ended by itself (409) still lists its files."""
+    try:
+        return await api.stop_recording(ROOM, user_id=user)
+    except ApiError as exc:
+        if "file_ids" not in exc.body:
+            raise
+        return [str(f) for f in exc.body["file_ids"]]
 
 
 async def _wait_first_frames(api: LivetapeClient, rec_ids: list[str]) -> int:
@@ -166,11 +212,13 @@ async def run_janus(cfg: RunSettings, n: int) -> Row:
         await endpoint.start()
         stack.push_async_callback(gen.close)
         await gen.start()
+        drops = udp_receive_drops()
         await gen.publish([(endpoint.url, "-")] * n)
         await asyncio.sleep(cfg.warmup)
         window = await measure_window(cfg.seconds, janus.cpu_seconds, gen)
         final = await gen.silence()
         await asyncio.sleep(DRAIN_S)
+        drops = udp_receive_drops() - drops
         await gen.close()  # DELETE -> leave: Janus closes the recordings
         await janus.stop()
     stats = recorded_frames(janus.record_dir)
@@ -180,7 +228,8 @@ async def run_janus(cfg: RunSettings, n: int) -> Row:
     ok = lost == 0 and len(stats) == n and sent - written <= SLACK_PER_STREAM * n
     notes = [f"{len(stats)} recordings", f"{sent - written} sent but not in .mjr",
              f"{lost} RTP packets missing in .mjr", f"{audio} audio packets written",
-             *log_problems(janus.log_path), f"generator: {len(gen.children)} process(es)"]
+             *log_problems(janus.log_path), f"{drops} UDP datagrams dropped (host-wide)",
+             f"generator: {len(gen.children)} process(es)"]
     return Row("Janus", n, window, janus.peak_rss_bytes(), sent, None, written, ok, notes)
 
 
@@ -194,12 +243,14 @@ async def run_mediarecorder(cfg: RunSettings, n: int) -> Row:
         await ref.start()
         stack.push_async_callback(gen.close)
         await gen.start()
+        drops = udp_receive_drops()
         await gen.publish([(ref.url, "-")] * n)
         await asyncio.sleep(cfg.warmup)
         window = await measure_window(cfg.seconds, ref.child.cpu_seconds, gen)
         final = await gen.silence()
         await asyncio.sleep(DRAIN_S)
-        received = await ref.received_video()
+        drops = udp_receive_drops() - drops
+        received = await settle(ref.received_video, int)
         files = await ref.finish()
         peak = ref.child.peak_rss_bytes()
     count = Mp4Count()
@@ -216,6 +267,7 @@ async def run_mediarecorder(cfg: RunSettings, n: int) -> Row:
     notes = [f"{received - count.video} decoded frames not in the files",
              f"{sent - received} sent but not decoded", f"{count.audio} audio packets written",
              f"{broken} unreadable files of {len(files)}", *log_problems(ref.log_path),
+             f"{drops} UDP datagrams dropped (host-wide)",
              f"generator: {len(gen.children)} process(es)"]
     if count.video == 0 and no_video:
         notes.insert(0, "NO video track in the files")

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from types import MappingProxyType
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ Leave = Callable[[], Awaitable[None]]
 Publish = Callable[[str], Awaitable[tuple[str, Leave]]]
 READ_TIMEOUT_S = 30.0
 MAX_BODY = 1 << 20
-REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 500: "Error"}
+REASONS = MappingProxyType(
+    {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 500: "Error"})
 
 
 class WhipEndpoint:

@@ -1,13 +1,15 @@
-"""The recorder's hook into aiortc: frames come out encoded, bit-exact, with sender reports."""
+"""The recorder's hooks into aiortc: frames come out encoded, bit-exact, on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
 
 import aiortc.rtcrtpreceiver as receiver_module
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.jitterbuffer import JitterFrame
 
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import SharedClock
@@ -23,9 +25,11 @@ def nal_units(access_unit: bytes) -> list[bytes]:
     return [p.rstrip(b"\x00") if i < len(parts) - 1 else p for i, p in enumerate(parts) if p]
 
 
-async def test_hook_yields_the_sent_frames_bit_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    # restore aiortc's decoder factory afterwards: other tests in this process decode
-    monkeypatch.setattr(receiver_module, "get_decoder", receiver_module.get_decoder)
+async def test_attached_receivers_deliver_the_sent_frames_bit_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # restore aiortc's decoder thread function afterwards (hygiene: it is process-wide)
+    monkeypatch.setattr(receiver_module, "decoder_worker", receiver_module.decoder_worker)
     passthrough.install()
     assert passthrough.installed()
     passthrough.install()  # idempotent
@@ -38,37 +42,46 @@ async def test_hook_yields_the_sent_frames_bit_exact(monkeypatch: pytest.MonkeyP
         transceiver = sender.addTransceiver(track, direction="sendonly")
         codec = "h264" if track.kind == "video" else "opus"
         transceiver.setCodecPreferences(codec_preferences(track.kind, codec))
-    received: dict[str, MediaStreamTrack] = {}
-    receiver.on("track", lambda t: received.setdefault(t.kind, t))
+    frames: dict[str, list[JitterFrame | None]] = {"audio": [], "video": []}
+    enough = asyncio.Event()
+
+    def collect(kind: str, frame: JitterFrame | None) -> None:
+        frames[kind].append(frame)
+        if len(frames["video"]) >= 45 and frames["audio"]:
+            enough.set()
+
+    threads_before = threading.active_count()
     try:
         await sender.setLocalDescription(await sender.createOffer())
         await receiver.setRemoteDescription(sender.localDescription)
         await receiver.setLocalDescription(await receiver.createAnswer())
-        await sender.setRemoteDescription(receiver.localDescription)
+        for transceiver in receiver.getTransceivers():
+            passthrough.attach(transceiver.receiver, functools.partial(collect, transceiver.kind))
         video_receiver = next(t.receiver for t in receiver.getTransceivers() if t.kind == "video")
         sr_clock = SenderClock(video_receiver, 90000)
-
-        frames = []
-        for _ in range(45):  # 1.5 s of video
-            frame = await asyncio.wait_for(received["video"].recv(), 10)
-            sr_clock.observe(frame.timestamp)  # type: ignore[union-attr]
-            frames.append(frame)
-        audio = await asyncio.wait_for(received["audio"].recv(), 10)
+        await sender.setRemoteDescription(receiver.localDescription)
+        await asyncio.wait_for(enough.wait(), 15)
+        # no decoder threads left running for attached receivers
+        assert threading.active_count() <= threads_before + 1
     finally:
         await sender.close()
         await receiver.close()
+    assert frames["video"][-1] is None, "closing must end the track (None delivered)"
 
-    # encoded frames, not decoded pictures: identical NAL units to what was sent, in order
-    first = media.video.index(next(p for p in media.video if bytes(p) and True))
-    for got, sent in zip(frames, media.video[first:], strict=False):
-        assert nal_units(got.data) == nal_units(bytes(sent))  # type: ignore[union-attr]
-    assert is_keyframe("h264", frames[0].data)  # type: ignore[union-attr]
-    assert [5, 7, 8] == sorted(set(h264_nal_types(frames[0].data)) & {5, 7, 8})  # type: ignore[union-attr]
-    assert frames[30].timestamp - frames[0].timestamp == 90000  # type: ignore[union-attr]
-    assert bytes(audio.data) in {bytes(p) for p in media.audio}  # type: ignore[union-attr]
+    video = [f for f in frames["video"] if f is not None]
+    for frame in video:
+        sr_clock.observe(frame.timestamp)
+    # encoded frames, not decoded pictures: the NAL units that were sent, in order
+    for got, sent in zip(video, media.video, strict=False):
+        assert nal_units(got.data) == nal_units(bytes(sent))
+    assert is_keyframe("h264", video[0].data)
+    assert {5, 7, 8} <= set(h264_nal_types(video[0].data))
+    assert video[30].timestamp - video[0].timestamp == 90000
+    audio = frames["audio"][0]
+    assert audio is not None and bytes(audio.data) in {bytes(p) for p in media.audio}
     assert sr_clock.reports >= 1 and sr_clock.synced, "no RTCP sender report reached the clock"
-    t0 = sr_clock.sender_time(frames[0].timestamp)  # type: ignore[union-attr]
-    assert t0 is not None and sr_clock.mapped_at(t0) == frames[0].timestamp  # type: ignore[union-attr]
+    t0 = sr_clock.sender_time(video[0].timestamp)
+    assert t0 is not None and sr_clock.mapped_at(t0) == video[0].timestamp
 
 
 def test_opus_packet_durations_from_the_toc_byte() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .alignment import AUDIO_RATE, AvAlignment
+from .passthrough import is_complete
 from .sink import Mp4Sink
 from .source import MediaSource, Sample
 from .transcode import Vp8ToH264, h264_picture_size
@@ -97,6 +98,7 @@ class RecordingController:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
         self.written = {"audio": 0, "video": 0}
+        self.dropped = 0  # damaged video frames left out
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -150,6 +152,12 @@ class RecordingController:
             await self._close_all()
 
     async def _on_video(self, sample: Sample) -> None:
+        if not is_complete(sample.codec, sample.data):
+            # a damaged frame (packet loss) would make the whole file unreadable: drop it and
+            # ask for a key frame so the picture recovers quickly
+            self.dropped += 1
+            self._request_keyframe()
+            return
         data, keyframe = sample.data, sample.keyframe
         if self._transcoder is not None:
             # decoding + encoding is CPU work: off the event loop, still one frame at a time

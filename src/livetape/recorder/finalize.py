@@ -32,16 +32,22 @@ class MediaInfo:
     streams: list[str] = field(default_factory=list)
 
 
+class UnreadablePart(Exception):
+    """A part with data that FFmpeg cannot open: kept on disk, never treated as empty."""
+
+
 def remux(part: Path, final: Path) -> bool:
     """Copy every complete packet of ``part`` into a faststart MP4 at ``final``.
 
-    Returns False (and writes nothing) when the part holds no media at all.
+    Returns False (and writes nothing) when the part holds no media at all; raises
+    :class:`UnreadablePart` when it holds data that cannot be read.
     """
+    if not part.exists() or part.stat().st_size == 0:
+        return False
     try:
         source = av.open(str(part))
     except (av.FFmpegError, OSError) as exc:
-        log.warning("%s cannot be opened (%s): nothing to finalize", part, exc)
-        return False
+        raise UnreadablePart(f"{part} cannot be opened: {exc}") from exc
     tmp = final.with_suffix(".tmp.mp4")
     written = 0
     try:

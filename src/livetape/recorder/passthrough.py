@@ -1,58 +1,74 @@
-"""Encoded frames out of aiortc, without decoding.
+"""Encoded frames out of aiortc, without decoding and without aiortc's decoder thread.
 
-aiortc has no public encoded-frame API. Its receiver hands every reassembled frame (H.264
-Annex-B access unit, VP8 frame, Opus packet) to ``get_decoder(codec).decode(frame)`` in a
-decoder thread, and queues whatever that returns on the track. The name is looked up in
-``aiortc.rtcrtpreceiver`` at call time, so replacing it with a factory whose ``decode()``
-returns the encoded frame itself makes ``track.recv()`` yield encoded frames, while NACK,
-RTX, REMB, receiver reports and PLI-on-loss keep working.
+aiortc has no public encoded-frame API. Its receiver reassembles each frame (H.264 Annex-B
+access unit, VP8 frame, Opus packet) with its depacketizer and jitter buffer (NACK, RTX,
+REMB, receiver reports and PLI-on-loss all stay aiortc's), then ``put``s ``(codec, frame)``
+on a queue read by a decoder thread, which decodes and hands pictures back to the event
+loop. livetape wants the encoded frame itself, on the event loop: :func:`attach` replaces a
+receiver's decoder queue with :class:`DirectDelivery`, which calls back at once with the
+frame, and :func:`install` makes aiortc's decoder thread exit at once for such receivers.
+Measured: the thread hand-off was 14 % of the recorder's CPU (bench/record_capacity.py).
 
-This rests on one private name of aiortc, which is why pyproject pins aiortc's version and
-``tests/test_passthrough.py`` checks the hook still takes. It is process-wide: a livetape
-server never needs decoded frames from aiortc (VP8 is decoded by the recorder with PyAV).
+This rests on two private names of aiortc (``rtcrtpreceiver.decoder_worker`` and the
+receiver's ``__decoder_queue``), which is why pyproject pins aiortc's version and
+``tests/test_passthrough.py`` checks the hooks still take. Receivers without
+:func:`attach` keep aiortc's normal decoding path.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import aiortc.rtcrtpreceiver as _receiver
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+FrameCallback = Callable[[JitterFrame | None], None]  # None: the track ended
 
-class PassthroughDecoder:
-    """Stands in for an aiortc decoder: returns the encoded frame unchanged."""
-
-    def __init__(self, codec: RTCRtpCodecParameters) -> None:
-        self.codec = codec
-
-    def decode(self, encoded_frame: JitterFrame) -> list[Any]:
-        return [encoded_frame]
-
-
-def _passthrough_factory(codec: RTCRtpCodecParameters) -> PassthroughDecoder:
-    return PassthroughDecoder(codec)
-
-
+_QUEUE_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
+_original_worker = _receiver.decoder_worker
 _install_lock = threading.Lock()
 
 
+class DirectDelivery:
+    """Stands in for a receiver's decoder queue: each frame goes to a callback, on the loop."""
+
+    def __init__(self, deliver: FrameCallback) -> None:
+        self._deliver = deliver
+
+    def put(self, item: tuple[Any, JitterFrame] | None) -> None:
+        self._deliver(None if item is None else item[1])
+
+
+def _worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    if isinstance(input_q, DirectDelivery):
+        return  # frames never reach this thread: it ends at once
+    _original_worker(loop, input_q, output_q, decode_error)
+
+
 def install() -> None:
-    """Make every aiortc receiver in this process yield encoded frames (idempotent)."""
+    r"""Let :func:`attach`\ ed receivers skip aiortc's decoder thread (idempotent)."""
     with _install_lock:
-        if getattr(_receiver, "get_decoder", None) is not _passthrough_factory:
-            if not hasattr(_receiver, "get_decoder"):
-                raise RuntimeError(
-                    "aiortc.rtcrtpreceiver.get_decoder is gone: this aiortc version is not "
-                    "supported (pin aiortc==1.16.0)"
-                )
-            _receiver.get_decoder = _passthrough_factory
+        if not hasattr(_receiver, "decoder_worker"):
+            raise RuntimeError(
+                "aiortc.rtcrtpreceiver.decoder_worker is gone: this aiortc version is not "
+                "supported (pin aiortc==1.16.0)"
+            )
+        _receiver.decoder_worker = _worker
 
 
 def installed() -> bool:
-    return getattr(_receiver, "get_decoder", None) is _passthrough_factory
+    return _receiver.decoder_worker is _worker
+
+
+def attach(receiver: RTCRtpReceiver, deliver: FrameCallback) -> None:
+    """Send ``receiver``'s encoded frames to ``deliver``; call before media starts."""
+    install()
+    if not hasattr(receiver, _QUEUE_ATTRIBUTE):
+        raise RuntimeError("aiortc's RTCRtpReceiver has no decoder queue: unsupported version")
+    setattr(receiver, _QUEUE_ATTRIBUTE, DirectDelivery(deliver))
 
 
 def h264_nal_types(data: bytes) -> list[int]:
@@ -63,6 +79,22 @@ def h264_nal_types(data: bytes) -> list[int]:
         types.append(data[i + 3] & 0x1F)
         i = data.find(b"\x00\x00\x01", i + 3)
     return types
+
+
+def is_complete(codec: str, data: bytes) -> bool:
+    """Whether a frame can go into a file at all.
+
+    After unrecovered packet loss aiortc can hand over the middle pieces of a fragmented
+    frame without an Annex-B start code; muxed, such a sample makes FFmpeg refuse the whole
+    MP4. A usable H.264 access unit starts with a start code and holds a picture slice.
+    """
+    if not data:
+        return False
+    if codec == "h264":
+        if not data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+            return False
+        return any(1 <= nal <= 5 for nal in h264_nal_types(data))
+    return True
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:

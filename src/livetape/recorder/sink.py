@@ -71,7 +71,7 @@ class Mp4Sink:
 
     def write_video(self, data: bytes, pts: int, keyframe: bool) -> None:
         """Queue an H.264 Annex-B access unit at ``pts`` (1/90000 s)."""
-        if self._closed or self._vstream is None:
+        if self._closed or self._vstream is None or not data:
             return
         if self._container is None:
             self.open()
@@ -97,7 +97,7 @@ class Mp4Sink:
 
     def write_audio(self, data: bytes, pts: int) -> None:
         """Write one Opus packet at ``pts`` (1/48000 s)."""
-        if self._closed or self._astream is None:
+        if self._closed or self._astream is None or not data:
             return
         if self._container is None:
             self.open()

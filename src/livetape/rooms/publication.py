@@ -2,14 +2,15 @@
 
 The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
 encoded (see :mod:`livetape.recorder.passthrough`), are stamped with the sender's clock,
-and go to whoever subscribed (a recorder). Frames are pulled even when nobody listens, so
-aiortc's queues never grow.
+and go to whoever subscribed (a recorder), straight from aiortc's receiver on the event
+loop (no queue, no thread), so nothing accumulates when nobody listens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -18,12 +19,11 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.codecs import CODECS
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from ..recorder.passthrough import install as install_passthrough
-from ..recorder.passthrough import is_keyframe
+from ..recorder.passthrough import attach, is_keyframe
 from ..recorder.source import Listener, Sample
 from .clock import SenderClock
 
@@ -74,7 +74,6 @@ class Publication:
         self._clocks: dict[str, SenderClock] = {}
         self._codecs: dict[str, str] = {}
         self._listeners: list[Listener] = []
-        self._pumps: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
@@ -85,7 +84,6 @@ class Publication:
 
     async def answer(self, offer_sdp: str) -> str:
         """Apply a WHIP offer and return the SDP answer (ICE candidates included)."""
-        install_passthrough()
         self._pc.on("connectionstatechange", self._on_connection_state)
         _plan_transceivers(self._pc, offer_sdp)
         await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
@@ -101,7 +99,7 @@ class Publication:
             receiver = transceiver.receiver
             self._receivers[kind] = receiver
             self._clocks[kind] = SenderClock(receiver, codec.clockRate)
-            self._pumps.append(asyncio.create_task(self._pump(kind, receiver.track)))
+            attach(receiver, functools.partial(self._on_frame, kind))
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
         return self._pc.localDescription.sdp
@@ -115,30 +113,25 @@ class Publication:
 
     # media -------------------------------------------------------------------------------
 
-    async def _pump(self, kind: str, track: MediaStreamTrack) -> None:
-        codec = self._codecs[kind]
-        clock = self._clocks[kind]
-        try:
-            while True:
-                frame = await track.recv()
-                # with the passthrough hook, recv() yields aiortc JitterFrames, not av frames
-                ts: int = frame.timestamp  # type: ignore[union-attr]
-                data: bytes = frame.data  # type: ignore[union-attr]
-                clock.observe(ts)
-                now = time.monotonic()
-                self.last_media_at = now
-                self.frames[kind] += 1
-                sample = Sample(
-                    kind, codec, data, ts, clock.clock_rate, is_keyframe(codec, data), now,
-                    clock.sender_time(ts),
-                )
-                for listener in list(self._listeners):
-                    listener(sample)
-        except MediaStreamError:
+    def _on_frame(self, kind: str, frame: JitterFrame | None) -> None:
+        """Called by aiortc's receiver, on the event loop, for each reassembled frame."""
+        if frame is None:  # the track ended (BYE, transport closed)
             log.info("publication %s: %s track ended", self.publication_id, kind)
-        finally:
             if not self._closed:
                 self._background(self.close())
+            return
+        clock = self._clocks[kind]
+        clock.observe(frame.timestamp)
+        now = time.monotonic()
+        self.last_media_at = now
+        self.frames[kind] += 1
+        codec = self._codecs[kind]
+        sample = Sample(
+            kind, codec, frame.data, frame.timestamp, clock.clock_rate,
+            is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
+        )
+        for listener in list(self._listeners):
+            listener(sample)
 
     @property
     def kinds(self) -> set[str]:
@@ -187,9 +180,6 @@ class Publication:
             return
         self._closed = True
         await self._pc.close()
-        for pump in self._pumps:
-            if pump is not asyncio.current_task():
-                pump.cancel()
         for callback in self._on_end:
             try:
                 await callback(self)

@@ -232,6 +232,7 @@ class RecordingService:
             assert active.controller is not None
             view["received"] = dict(active.controller.samples_received)
             view["written"] = dict(active.controller.written)
+            view["dropped"] = active.controller.dropped
         return view
 
     def active_in_room(self, app_id: str, room_id: str) -> list[dict[str, object]]:

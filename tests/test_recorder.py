@@ -1,0 +1,113 @@
+"""The recorder on its own, fed real encoded frames by a replaying source.
+
+Over WebRTC these conditions (a damaged frame after packet loss, a part FFmpeg cannot read)
+are hard to produce on demand; here they are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from livetape.client.media import EncodedMedia
+from livetape.recorder.controller import Limits, RecordingController
+from livetape.recorder.finalize import UnreadablePart, remux
+from livetape.recorder.passthrough import is_complete, is_keyframe
+from livetape.recorder.source import Listener, Sample
+
+from .media import probe
+
+LIMITS = Limits(segment_seconds=60, idle_timeout_seconds=30, fragment_seconds=1,
+                keyframe_request_lead_seconds=0.2, keyframe_request_interval_seconds=1,
+                sync_wait_seconds=0)
+
+
+class Replay:
+    """A MediaSource that plays back pre-encoded video frames as the recorder would get them."""
+
+    kinds = {"video"}
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+        self.keyframe_requests = 0
+
+    def codec(self, kind: str) -> str | None:
+        return "h264" if kind == "video" else None
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.listeners.remove(listener)
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+
+    def mapped_at(self, kind: str, sender_time: float) -> int | None:
+        return None
+
+    def send(self, data: bytes, ts: int) -> None:
+        sample = Sample("video", "h264", data, ts, 90000, is_keyframe("h264", data),
+                        time.monotonic(), None)
+        for listener in self.listeners:
+            listener(sample)
+
+
+class Closed:
+    def __init__(self) -> None:
+        self.parts: list[tuple[int, Path, bool]] = []
+
+    async def segment_opened(self, seq: int, part: Path) -> None:
+        pass
+
+    async def segment_closed(self, seq: int, part: Path, empty: bool) -> None:
+        self.parts.append((seq, part, empty))
+
+    async def ended(self, reason: str) -> None:
+        pass
+
+
+async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path: Path) -> None:
+    media = EncodedMedia.synthetic(2.0, width=320, height=240, audio=False, flash_every=None)
+    source, events = Replay(), Closed()
+    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
+                                     limits=LIMITS, events=events)
+    await controller.start()
+    requests_before = source.keyframe_requests
+    for i, packet in enumerate(media.video):
+        data = bytes(packet)
+        if i == 20:  # the middle pieces of a fragmented frame, as aiortc hands them over
+            data = b"\x7c\x05" + data[200:900]
+        source.send(data, i * 3000)
+        await asyncio.sleep(0)
+    await controller.stop()
+    assert controller.dropped == 1 and source.keyframe_requests > requests_before
+    ((seq, part, _),) = events.parts
+    assert seq == 1
+    final = tmp_path / "final.mp4"
+    assert remux(part, final)
+    info = probe(final)
+    assert info["video"]["frames"] == media.video_frame_count - 1
+    assert info["video"]["first_keyframe"] is True
+
+
+def test_an_unreadable_part_is_an_error_not_an_empty_file(tmp_path: Path) -> None:
+    part = tmp_path / "segment-0001.part.mp4"
+    part.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"garbage" * 100)
+    with pytest.raises(UnreadablePart):
+        remux(part, tmp_path / "out.mp4")
+    assert part.exists()
+    missing = tmp_path / "never-written.part.mp4"
+    assert remux(missing, tmp_path / "out.mp4") is False
+
+
+def test_complete_frame_checks() -> None:
+    media = EncodedMedia.synthetic(0.2, width=160, height=120, audio=False)
+    assert all(is_complete("h264", bytes(p)) for p in media.video)
+    assert not is_complete("h264", b"")
+    assert not is_complete("h264", b"\x7c\x05" + bytes(media.video[0])[10:])
+    assert not is_complete("h264", b"\x00\x00\x00\x01\x67\x42")  # SPS alone: no picture
+    assert is_complete("opus", b"\x78") and not is_complete("opus", b"")
