@@ -85,7 +85,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
         click.echo(f"livetape {url}  (API docs: {url}/docs)")
         click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", lifespan="on")
+                log_level="info", lifespan="on", loop="uvloop")
 
 
 @main.group()
