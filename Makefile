@@ -6,8 +6,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files) and
 # chromium (driven by Playwright to play and seek recorded files; never `playwright install`)
 DEB_TEST_PACKAGES := ffmpeg chromium
+# Debian packages the benchmark compares against: Janus (VideoRoom recording) and its tools
+DEB_BENCH_PACKAGES := janus janus-tools
 
-.PHONY: run test install install-test deb-test lint typecheck pytest bench clean
+.PHONY: run test install install-test deb-test deb-bench lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,8 +27,10 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test deb-test
 
-deb-test:
-	@missing=""; for p in $(DEB_TEST_PACKAGES); do \
+deb-test: DEB_PACKAGES = $(DEB_TEST_PACKAGES)
+deb-bench: DEB_PACKAGES = $(DEB_BENCH_PACKAGES)
+deb-test deb-bench:
+	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -47,8 +51,8 @@ pytest: install-test
 
 test: lint typecheck pytest
 
-bench: install-test
-	$(BIN)/python bench/record_capacity.py
+bench: install-test deb-bench
+	$(BIN)/python bench/record_capacity.py --profile
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -74,7 +74,10 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
                        ) -> tuple[Row, Profile | None]:
     """Record N streams with livetape; with ``profile``, py-spy samples the window."""
     data_dir = cfg.work_dir / f"livetape-n{n}{'-profile' if profile else ''}"
-    server = LiveServer(data_dir, env={"LIVETAPE_MULTI_ROOM_MAX_MEMBERS": str(max(50, n + 1))})
+    # the bench looks for the limit itself: lift livetape's admission limits
+    limits = {"LIVETAPE_MULTI_ROOM_MAX_MEMBERS": str(max(50, n + 1)),
+              "LIVETAPE_MAX_PUBLICATIONS": str(max(16, n))}
+    server = LiveServer(data_dir, env=limits)
     gen = cfg.loadgen(n, data_dir)
     users = [f"u{i:03d}" for i in range(n)]
     async with contextlib.AsyncExitStack() as stack:

@@ -8,6 +8,7 @@ from livetape.client.api import ApiError, LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipError, WhipPublisher
 
+from .conftest import ServerFactory
 from .flow import files_of, publishing, wait_for
 from .server import LiveServer
 
@@ -128,3 +129,26 @@ async def test_pair_rooms_hold_two_members(server: LiveServer, api: LivetapeClie
             await third.stop()
         members = (await api.get_room("pair"))["members"]
         assert [m["user_id"] for m in members] == ["a", "b"]
+
+
+async def test_publications_beyond_the_server_limit_are_refused(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server(max_publications=1)
+    media = EncodedMedia.synthetic(1.0)
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        await api.create_room("r1")
+        url = api.whip_url("r1")
+        first, second = await api.mint_token("a"), await api.mint_token("b")
+        async with WhipPublisher(url, first, media, loop=True):
+            refused = WhipPublisher(url, second, media)
+            try:
+                await refused.start()
+                raise AssertionError("a publication beyond LIVETAPE_MAX_PUBLICATIONS")
+            except WhipError as err:
+                assert (err.status, err.code) == (503, 1003) and err.hint
+            finally:
+                await refused.stop()
+        # the limit counts live streams only: once the first left, the next one is taken
+        async with WhipPublisher(url, second, media, loop=True) as publisher:
+            assert publisher.location

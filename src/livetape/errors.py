@@ -51,6 +51,11 @@ class Catalogue:
         1002, "conflict", "the resource already exists or is in use",
         "use another id, or leave/close the existing one first", 409, extension=True,
     )
+    SERVER_FULL = ErrorKind(
+        1003, "server_full", "this server accepts no more published streams",
+        "retry later or on another server; the limit is LIVETAPE_MAX_PUBLICATIONS", 503,
+        extension=True,
+    )
     NOT_FOUND = ErrorKind(
         10008, "not_found", "resource not found", "check the id", 404, extension=True,
     )

@@ -68,6 +68,9 @@ class RoomService:
         members = live.members()
         if user_id not in members and len(members) >= limit:
             raise LivetapeError(Catalogue.CONFLICT, f"the room is full ({limit} members)")
+        published = len(self.registry.all_publications())
+        if published >= self._settings.max_publications:
+            raise LivetapeError(Catalogue.SERVER_FULL, f"{published} streams are published")
         publication = Publication(app_id, room_id, user_id, src_type)
         try:
             answer = await publication.answer(offer_sdp)
