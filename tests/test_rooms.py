@@ -93,6 +93,13 @@ async def test_whip_edges(server: LiveServer, api: LivetapeClient) -> None:
         nowhere = await http.post(api.whip_url("nowhere"), content=OFFERLESS + "m=audio",
                                   headers={**auth, "Content-Type": "application/sdp"})
         assert (nowhere.status_code, nowhere.json()["code"]) == (404, 30000410)
+        two_videos = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                      + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+                      "a=rtpmap:96 VP8/90000\r\n" * 2)
+        refused = await http.post(url, content=two_videos, headers={
+            **auth, "Content-Type": "application/sdp"})
+        assert (refused.status_code, refused.json()["code"]) == (400, 1000)
+        assert "one audio and one video" in refused.json()["message"]
         unauthenticated = await http.post(url, content=OFFERLESS,
                                           headers={"Content-Type": "application/sdp"})
         assert unauthenticated.status_code == 401

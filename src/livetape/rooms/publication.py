@@ -37,6 +37,10 @@ def _plan_transceivers(pc: RTCPeerConnection, offer_sdp: str) -> None:
     only H.264 packetization-mode 1 when the offer has it (else VP8), audio only Opus.
     """
     offer = sdp.SessionDescription.parse(offer_sdp)
+    kinds = [m.kind for m in offer.media if m.kind in ("audio", "video")]
+    if len(kinds) != len(set(kinds)):
+        # one stream is one camera (or screen) and its microphone; publish others separately
+        raise ValueError("at most one audio and one video track per WHIP session")
     for media in offer.media:
         if media.kind not in ("audio", "video"):
             continue
