@@ -41,7 +41,8 @@ class Replay:
         self.listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self.listeners.remove(listener)
+        if listener in self.listeners:
+            self.listeners.remove(listener)
 
     def request_keyframe(self) -> None:
         self.keyframe_requests += 1
@@ -57,17 +58,20 @@ class Replay:
 
 
 class Closed:
-    def __init__(self) -> None:
+    def __init__(self, fail_opening: bool = False) -> None:
         self.parts: list[tuple[int, Path, bool]] = []
+        self.ended_with: list[str] = []
+        self.fail_opening = fail_opening
 
     async def segment_opened(self, seq: int, part: Path) -> None:
-        pass
+        if self.fail_opening:
+            raise RuntimeError("database unavailable")
 
     async def segment_closed(self, seq: int, part: Path, empty: bool) -> None:
         self.parts.append((seq, part, empty))
 
     async def ended(self, reason: str) -> None:
-        pass
+        self.ended_with.append(reason)
 
 
 async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path: Path) -> None:
@@ -92,6 +96,44 @@ async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path:
     info = probe(final)
     assert info["video"]["frames"] == media.video_frame_count - 1
     assert info["video"]["first_keyframe"] is True
+
+
+async def test_an_unreadable_key_frame_is_skipped(tmp_path: Path) -> None:
+    media = EncodedMedia.synthetic(2.0, width=320, height=240, audio=False, flash_every=None)
+    source, events = Replay(), Closed()
+    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
+                                     limits=LIMITS, events=events)
+    await controller.start()
+    broken = b"\x00\x00\x00\x01\x67\xff\xff\x00\x00\x00\x01\x68\xff\x00\x00\x00\x01\x65" + bytes(64)
+    source.send(broken, 0)  # an IDR with SPS and PPS, none of them readable
+    for i, packet in enumerate(media.video[1:], start=1):
+        source.send(bytes(packet), i * 3000)
+        await asyncio.sleep(0)
+    await controller.stop()
+    ((_, part, _),) = events.parts
+    final = tmp_path / "final.mp4"
+    assert remux(part, final)
+    info = probe(final)  # starts at the next key frame, one second in
+    assert info["video"]["frames"] == media.video_frame_count - media.keyframe_interval
+    assert info["video"]["first_keyframe"] is True
+
+
+async def test_a_failing_recording_ends_itself_and_stops_taking_media(tmp_path: Path) -> None:
+    media = EncodedMedia.synthetic(0.5, width=160, height=120, audio=False)
+    source, events = Replay(), Closed(fail_opening=True)
+    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
+                                     limits=LIMITS, events=events)
+    await controller.start()
+    for i, packet in enumerate(media.video):
+        source.send(bytes(packet), i * 3000)
+        await asyncio.sleep(0)
+    for _ in range(100):  # the key frame's size is read in a worker thread first
+        if events.ended_with:
+            break
+        await asyncio.sleep(0.02)
+    assert events.ended_with == ["failed"]
+    assert source.listeners == []  # unsubscribed: nothing queues up any more
+    await controller.stop()  # still safe, and idempotent
 
 
 def test_an_unreadable_part_is_an_error_not_an_empty_file(tmp_path: Path) -> None:

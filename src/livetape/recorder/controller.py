@@ -50,7 +50,7 @@ class Events(Protocol):
     async def segment_closed(self, seq: int, part: Path, empty: bool) -> None: ...
 
     async def ended(self, reason: str) -> None:
-        """The recorder ended by itself (idle timeout); not called for stop()."""
+        """The recorder ended by itself ("idle" timeout, "failed"); not called for stop()."""
         ...
 
 
@@ -97,6 +97,7 @@ class RecordingController:
         self._transcoder = Vp8ToH264() if self.video and source.codec("video") == "vp8" else None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
+        self._failure: asyncio.Task[None] | None = None
         self.written = {"audio": 0, "video": 0}
         self.dropped = 0  # damaged video frames left out
 
@@ -140,6 +141,7 @@ class RecordingController:
         self._queue.put_nowait(sample)
 
     async def _consume(self) -> None:
+        failed = False
         try:
             while (sample := await self._queue.get()) is not None:
                 if isinstance(sample, str):  # _CLOSE_PREVIOUS
@@ -148,8 +150,15 @@ class RecordingController:
                     await self._on_audio(sample)
                 elif self.video:
                     await self._on_video(sample)
+        except Exception:
+            # never leave a recording that takes media but writes none: end it, keep the files
+            log.exception("%s: recording failed; what was written is kept", self.recording_id)
+            self.source.unsubscribe(self._on_sample)
+            failed = True
         finally:
             await self._close_all()
+        if failed:
+            self._failure = asyncio.create_task(self.events.ended("failed"))
 
     async def _on_video(self, sample: Sample) -> None:
         if not is_complete(sample.codec, sample.data):
@@ -173,7 +182,9 @@ class RecordingController:
             if not self._alignment.ready(sample):
                 self._request_keyframe()  # start on a later key frame, once reports came
                 return
-            await self._open(sample, data)
+            if (size := await self._picture_size(data)) is None:
+                return
+            await self._open(sample, size)
             segment = self._segment
             assert segment is not None
         else:
@@ -185,9 +196,10 @@ class RecordingController:
                 self._cut_requested = True
                 self._request_keyframe()
             if elapsed >= cut_from and keyframe:
-                await self._cut(sample, data)
-                segment = self._segment
-                assert segment is not None
+                if (size := await self._picture_size(data)) is not None:
+                    await self._cut(sample, size)
+                    segment = self._segment
+                    assert segment is not None
         segment.sink.write_video(data, sample.ts - segment.video_zero, keyframe)
         self.written["video"] += 1
 
@@ -228,24 +240,27 @@ class RecordingController:
 
     # segments ----------------------------------------------------------------------------
 
-    async def _open(self, keyframe: Sample, data: bytes) -> None:
+    async def _picture_size(self, keyframe_data: bytes) -> tuple[int, int] | None:
+        """The key frame's picture size; None (and another key frame asked for) if unreadable."""
+        if self._transcoder is not None:
+            return self._transcoder.size
+        size = await asyncio.to_thread(h264_picture_size, keyframe_data)
+        if size is None:
+            log.warning("%s: a key frame could not be read; waiting for another",
+                        self.recording_id)
+            self._request_keyframe()
+        return size
+
+    async def _open(self, keyframe: Sample, size: tuple[int, int]) -> None:
         self._keyframe_arrival = keyframe.arrival
         log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
                  keyframe.ts,
                  "sender reports" if self._alignment.by_reports(keyframe) else "arrival")
-        await self._new_segment(data, keyframe.ts, self._alignment.audio_zero(keyframe))
+        await self._new_segment(size, keyframe.ts, self._alignment.audio_zero(keyframe))
 
     async def _new_segment(
-        self, keyframe_data: bytes | None, video_zero: int, audio_zero: int | None
+        self, size: tuple[int, int] | None, video_zero: int, audio_zero: int | None
     ) -> _Segment:
-        size = None
-        if self.video and keyframe_data is not None:
-            if self._transcoder is not None:
-                size = self._transcoder.size
-            else:
-                size = await asyncio.to_thread(h264_picture_size, keyframe_data)
-            if size is None:
-                raise RuntimeError("cannot read the picture size of the first key frame")
         self._seq += 1
         part = self.work_dir / f"segment-{self._seq:04d}.part.mp4"
         await self.events.segment_opened(self._seq, part)
@@ -259,7 +274,7 @@ class RecordingController:
         log.info("%s: segment %d opened (%s)", self.recording_id, self._seq, part.name)
         return self._segment
 
-    async def _cut(self, keyframe: Sample, data: bytes) -> None:
+    async def _cut(self, keyframe: Sample, size: tuple[int, int]) -> None:
         old = self._segment
         assert old is not None
         await self._close_previous()
@@ -269,7 +284,7 @@ class RecordingController:
                 (keyframe.ts - old.video_zero) * AUDIO_RATE / VIDEO_RATE
             )
         self._keyframe_arrival = keyframe.arrival
-        await self._new_segment(data, keyframe.ts, audio_zero)
+        await self._new_segment(size, keyframe.ts, audio_zero)
         if self.audio and old.audio_zero is not None:
             self._previous, self._cut_at = old, time.monotonic()
         else:

@@ -40,7 +40,9 @@ class MediaSource(Protocol):
 
     def subscribe(self, listener: Listener) -> None: ...
 
-    def unsubscribe(self, listener: Listener) -> None: ...
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener``; no error when it is not subscribed (any more)."""
+        ...
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a key frame (RTCP PLI)."""
