@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from livetape.client.api import LivetapeClient
+from livetape.client.api import ApiError, LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 
@@ -42,8 +42,13 @@ async def record_all_of(
     **options: Any,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """alice publishes ``media`` into room-1, all of it is recorded; returns file ids and the
-    play-info entries found by ``file_name``."""
-    async with publishing(server, media) as publisher:
+    play-info entries found by ``file_name``. Call it again for more files."""
+    try:
+        await api.get_room("room-1")
+        exists = True
+    except ApiError:
+        exists = False
+    async with publishing(server, media, create_room=not exists) as publisher:
         await api.start_recording("room-1", file_name, user_id="alice", **options)
         await publisher.wait_done()
         file_ids = await api.stop_recording("room-1", user_id="alice")

@@ -24,7 +24,7 @@ async def run_cli(server: LiveServer, *args: str) -> tuple[int, dict[str, object
 
 
 async def test_record_and_play_info_commands(server: LiveServer) -> None:
-    media = EncodedMedia.synthetic(3.0)
+    media = EncodedMedia.synthetic(4.0)
     async with publishing(server, media) as publisher:
         code, started = await run_cli(server, "record", "start", "--room", "room-1",
                                       "--user", "alice", "--file-name", "cli-take",

@@ -100,7 +100,7 @@ async def test_publish_record_stop_play(
 
 async def test_play_url_serves_ranges_and_heads(start_server: ServerFactory) -> None:
     server = start_server()
-    media = EncodedMedia.synthetic(3.0)
+    media = EncodedMedia.synthetic(4.0)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         _, files = await record_all_of(server, api, media, "ranged")
         url = files[0]["play_set"][0]["url"]

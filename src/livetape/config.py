@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     token_default_ttl_seconds: int = Field(86400, gt=0, description="User token lifetime.")
     pair_room_max_members: int = Field(2, ge=2, description="Members allowed in a pair room.")
     multi_room_max_members: int = Field(50, ge=2, description="Members allowed in a multi room.")
+    expiry_sweep_seconds: float = Field(
+        60.0, gt=0, description="How often files past their expire_time are deleted."
+    )
     max_publications: int = Field(
         16, ge=1, description="Published streams this server process accepts at once; past "
         "about one core of media, UDP drops would disconnect every publisher, not just the new "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +30,18 @@ from .deps import Services
 log = logging.getLogger(__name__)
 
 
+async def _sweep_expired(library: Library, every: float) -> None:
+    """Delete library files whose expiry time has passed, every ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            deleted = await library.sweep_expired(datetime.now(UTC))
+            if deleted:
+                log.info("expired files deleted: %s", ", ".join(deleted))
+        except Exception:  # a failed sweep is retried next time; never kill the server
+            log.exception("expiry sweep failed")
+
+
 def create_app(settings: Settings) -> FastAPI:
     """A livetape server for ``settings``; nothing starts until the lifespan runs."""
 
@@ -46,9 +60,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = Services(
             settings, db, AppService(db.sessions), room_service, recordings, library
         )
+        sweeper = asyncio.create_task(_sweep_expired(library, settings.expiry_sweep_seconds))
         try:
             yield
         finally:
+            sweeper.cancel()
             await recordings.shutdown()
             await room_service.shutdown()
             await db.stop()

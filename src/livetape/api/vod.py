@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..vod.library import STATUS_NORMAL
+from ..vod.search import FileQuery
 from .deps import base_url, server, services
 
 router = APIRouter(tags=["vod"])
@@ -23,10 +26,91 @@ async def play_info(
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
     library = services(request).library
-    total, rows = await library.by_name_prefix(who.app_id, file_name, page_no, page_size)
+    query = FileQuery(name_prefix=file_name)
+    total, rows = await library.search(who.app_id, query, page_no, page_size)
     base = base_url(request)
     return {"code": 0, "message": "ok", "total_count": total,
             "file_set": [library.describe(row, base) for row in rows]}
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+@router.get("/v1/vod/files", summary="DescribeVodInfo: list and search library files")
+async def list_files(
+    request: Request, who: Annotated[Identity, Depends(server)],
+    file_ids: Annotated[str | None, Query(description="comma-separated ids")] = None,
+    name_prefix: str | None = None,
+    created_from: Annotated[datetime | None, Query(alias="from")] = None,
+    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+    class_id: Annotated[int | None, Query(ge=0)] = None,
+    tags: Annotated[str | None, Query(description="comma-separated; files with all")] = None,
+    status: int | None = None,
+    room_id: str | None = None,
+    user_id: str | None = None,
+    order_by: Annotated[Literal["create_time", "size"], Query()] = "create_time",
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    page_no: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    query = FileQuery(
+        file_ids=_csv(file_ids), name_prefix=name_prefix, created_from=created_from,
+        created_to=created_to, class_id=class_id, tags=_csv(tags), status=status,
+        room_id=room_id, user_id=user_id, order_by=order_by, descending=order == "desc",
+    )
+    library = services(request).library
+    total, rows = await library.search(who.app_id, query, page_no, page_size)
+    base = base_url(request)
+    return {"code": 0, "message": "ok", "total_count": total,
+            "file_set": [library.describe(row, base) for row in rows]}
+
+
+class FileUpdate(BaseModel):
+    """ModifyVodInfo: the fields to change (absent = unchanged)."""
+
+    file_name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=1000)
+    class_id: int | None = Field(None, ge=0)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
+    expire_time: datetime | Literal[-1] | None = Field(
+        None, description="ISO 8601 time after which the file is deleted; -1 = never"
+    )
+
+
+@router.patch("/v1/vod/files/{file_id}", summary="ModifyVodInfo")
+async def modify_file(
+    file_id: str, body: FileUpdate, request: Request,
+    who: Annotated[Identity, Depends(server)],
+) -> dict[str, Any]:
+    svc = services(request)
+    changes = body.model_dump(exclude_unset=True)
+    if "file_name" in changes and (
+        changes["file_name"] is None or "/" in changes["file_name"]
+        or len(changes["file_name"]) > svc.settings.max_file_name_length
+    ):
+        raise LivetapeError(Catalogue.INVALID_PARAMETER,
+                            f"file_name: 1-{svc.settings.max_file_name_length} characters, no '/'")
+    if len(changes.get("tags") or []) > svc.settings.max_tags:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, f"at most {svc.settings.max_tags} tags")
+    if "expire_time" in changes:
+        expiry = changes["expire_time"]
+        if isinstance(expiry, datetime) and expiry.tzinfo is None:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, "expire_time needs a time zone")
+        changes["expire_time"] = None if expiry in (-1, None) else expiry
+    for name in ("description", "class_id", "tags"):
+        if name in changes and changes[name] is None:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"{name} cannot be null")
+    row = await svc.library.modify(who.app_id, file_id, changes)
+    return {"code": 0, "message": "ok", **svc.library.describe(row, base_url(request))}
+
+
+@router.delete("/v1/vod/files/{file_id}", summary="DeleteVodFile (every stored object)")
+async def delete_file(
+    file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
+) -> dict[str, Any]:
+    await services(request).library.delete(who.app_id, file_id)
+    return {"code": 0, "message": "ok", "file_id": file_id}
 
 
 @router.get("/v1/vod/files/{file_id}", summary="One library file")

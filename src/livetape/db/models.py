@@ -129,4 +129,7 @@ class VodFile(Base):
     src_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
     class_id: Mapped[int] = mapped_column(Integer, default=0)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # deleted by the expiry sweeper once passed; None = never (the API's -1)
+    expire_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     create_time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -22,6 +22,10 @@ class Storage(ABC):
         """Remove an object; no error when it is already gone."""
 
     @abstractmethod
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object whose key starts with ``prefix``; returns how many."""
+
+    @abstractmethod
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when it does not exist."""
 

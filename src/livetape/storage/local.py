@@ -32,6 +32,20 @@ class LocalStorage(Storage):
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        if not prefix.endswith("/"):
+            raise ValueError("local storage deletes whole folders: end the prefix with '/'")
+        folder = self._path(prefix)
+
+        def remove() -> int:
+            if not folder.is_dir():
+                return 0
+            count = sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder)
+            return count
+
+        return await asyncio.to_thread(remove)
+
     async def size(self, key: str) -> int | None:
         path = self._path(key)
         return path.stat().st_size if path.exists() else None

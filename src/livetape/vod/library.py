@@ -9,9 +9,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +21,11 @@ from ..db.models import VodFile
 from ..errors import Catalogue, LivetapeError
 from ..recorder.finalize import MediaInfo
 from ..storage import Storage
+from .search import FileQuery
+
+# ModifyVodInfo's fields, by model attribute: file_name, description, class_id, tags,
+# expire_time (None = never)
+FileChanges = dict[str, Any]
 
 STATUS_NOT_STORED = -1
 STATUS_NORMAL = 2
@@ -79,28 +86,46 @@ class Library:
             raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
         return row
 
-    async def by_name_prefix(
-        self, app_id: str, prefix: str, page_no: int, page_size: int
+    async def search(
+        self, app_id: str, query: FileQuery, page_no: int, page_size: int
     ) -> tuple[int, list[VodFile]]:
-        """DescribeVodPlayInfo's search: files whose name starts with ``prefix``, newest last."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = (VodFile.app_id == app_id, VodFile.file_name.like(f"{escaped}%", escape="\\"))
+        """DescribeVodInfo (and play info's name search): one page and the total count."""
+        where = query.where(app_id)
         async with self._sessions() as session:
             total = await session.scalar(select(func.count()).select_from(VodFile).where(*where))
             rows = await session.scalars(
-                select(VodFile).where(*where)
-                .order_by(VodFile.create_time, VodFile.file_id)
+                select(VodFile).where(*where).order_by(*query.order())
                 .offset((page_no - 1) * page_size).limit(page_size)
             )
             return int(total or 0), list(rows)
 
-    async def by_recording(self, recording_id: str) -> list[VodFile]:
+    async def modify(self, app_id: str, file_id: str, changes: FileChanges) -> VodFile:
+        """ModifyVodInfo: only the fields given change."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(VodFile, file_id)
+            if row is None or row.app_id != app_id:
+                raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
+            for name, value in changes.items():
+                setattr(row, name, value)
+        return row
+
+    async def delete(self, app_id: str, file_id: str) -> None:
+        """DeleteVodFile: every stored object of the file (renditions too), then its row."""
+        row = await self.get(app_id, file_id)
+        await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
+        async with self._sessions() as session, session.begin():
+            await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
+
+    async def sweep_expired(self, now: datetime) -> list[str]:
+        """Delete every file whose expiry time has passed; returns their ids."""
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(VodFile).where(VodFile.recording_id == recording_id)
-                .order_by(VodFile.segment_seq)
-            )
-            return list(rows)
+            rows = list(await session.scalars(
+                select(VodFile).where(VodFile.expire_time.is_not(None),
+                                      VodFile.expire_time <= now)
+            ))
+        for row in rows:
+            await self.delete(row.app_id, row.file_id)
+        return [row.file_id for row in rows]
 
     @staticmethod
     def media_path(row: VodFile) -> str:
@@ -113,6 +138,8 @@ class Library:
             "file_id": row.file_id, "file_name": row.file_name, "duration": round(row.duration, 3),
             "size": row.size, "status": row.status,
             "create_time": row.create_time.isoformat(), "class_id": row.class_id,
+            "description": row.description,
+            "expire_time": row.expire_time.isoformat() if row.expire_time else -1,
             "tags": row.tags, "recording_id": row.recording_id, "room_id": row.room_id,
             "user_id": row.user_id, "src_type": row.src_type,
             "video_codec": row.video_codec, "audio_codec": row.audio_codec,
