@@ -23,8 +23,9 @@ from ..service.apps import AppService
 from ..service.recording import RecordingService
 from ..service.rooms import RoomService
 from ..storage import create_storage
+from ..vod.classes import ClassTree
 from ..vod.library import Library
-from . import record, rooms, vod, whip
+from . import classes, record, rooms, vod, whip
 from .deps import Services
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         app.state.services = Services(
-            settings, db, AppService(db.sessions), room_service, recordings, library
+            settings, db, AppService(db.sessions), room_service, recordings, library,
+            ClassTree(db.sessions),
         )
         sweeper = asyncio.create_task(_sweep_expired(library, settings.expiry_sweep_seconds))
         try:
@@ -100,6 +102,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod):
+    for module in (rooms, whip, record, vod, classes):
         app.include_router(module.router)
     return app

@@ -12,6 +12,7 @@ from ..errors import Catalogue, LivetapeError
 from ..service.apps import AppService, Identity
 from ..service.recording import RecordingService
 from ..service.rooms import RoomService
+from ..vod.classes import ClassTree
 from ..vod.library import Library
 
 
@@ -25,6 +26,7 @@ class Services:
     rooms: RoomService
     recordings: RecordingService
     library: Library
+    classes: ClassTree
 
 
 def services(request: Request) -> Services:

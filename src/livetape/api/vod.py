@@ -101,6 +101,8 @@ async def modify_file(
     for name in ("description", "class_id", "tags"):
         if name in changes and changes[name] is None:
             raise LivetapeError(Catalogue.INVALID_PARAMETER, f"{name} cannot be null")
+    if "class_id" in changes and not await svc.classes.exists(who.app_id, changes["class_id"]):
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no class {changes['class_id']}")
     row = await svc.library.modify(who.app_id, file_id, changes)
     return {"code": 0, "message": "ok", **svc.library.describe(row, base_url(request))}
 

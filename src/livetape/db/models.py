@@ -100,6 +100,19 @@ class Segment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class VodClass(Base):
+    """A library category; categories form a tree per app (parent 0 = top level)."""
+
+    __tablename__ = "vod_classes"
+    __table_args__ = (Index("ix_vod_classes_parent", "app_id", "parent_id"),)
+
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    name: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class VodFile(Base):
     """A file in the VOD library (status codes as the original: -1, 2, 4, 7, 100)."""
 
