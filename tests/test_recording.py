@@ -121,6 +121,16 @@ async def test_play_url_serves_ranges_and_heads(start_server: ServerFactory) -> 
         assert bad.status_code == 416
         cors = await http.get(url, headers={"Origin": "https://player.example"})
         assert cors.headers["access-control-allow-origin"] == "*"
+        etag, modified = whole.headers["etag"], whole.headers["last-modified"]
+        cached = await http.get(url, headers={"If-None-Match": etag})
+        assert cached.status_code == 304 and cached.content == b""
+        assert cached.headers["etag"] == etag
+        assert (await http.get(url, headers={"If-None-Match": '"stale"'})).status_code == 200
+        assert (await http.get(url, headers={"If-Modified-Since": modified})).status_code == 304
+        old = "Mon, 01 Jan 2001 00:00:00 GMT"
+        assert (await http.get(url, headers={"If-Modified-Since": old})).status_code == 200
+        stale_range = await http.get(url, headers={"Range": "bytes=0-9", "If-Range": '"x"'})
+        assert stale_range.status_code == 200  # If-Range mismatch: the whole file
 
 
 async def test_segments_rotate_without_gap_or_overlap(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from ..errors import Catalogue, LivetapeError
@@ -128,12 +130,33 @@ async def get_file(
              summary="A file's headers (size, type, ranges)")
 @router.get("/media/{app_id}/{file_id}/{name}", operation_id="get_media",
             summary="Download a file (Range supported)")
-async def media(app_id: str, file_id: str, name: str, request: Request) -> FileResponse:
+async def media(app_id: str, file_id: str, name: str, request: Request) -> Response:
     library = services(request).library
     row = await library.get(app_id, file_id)
     path = library.storage.local_path(f"{app_id}/{file_id}/{name}")
     if row.status != STATUS_NORMAL or path is None:
         raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
-    # Starlette's FileResponse streams from disk and answers Range with 206
-    return FileResponse(path, media_type="video/mp4",
-                        headers={"Cache-Control": "public, max-age=3600"})
+    # Starlette's FileResponse streams from disk, answers Range with 206 and sets ETag and
+    # Last-Modified; the conditional GET (304) is answered here
+    stat = await asyncio.to_thread(path.stat)  # given up front, the ETag is known now
+    response = FileResponse(path, media_type="video/mp4", stat_result=stat,
+                            headers={"Cache-Control": "public, max-age=3600"})
+    if _not_modified(request, response.headers["etag"], response.headers["last-modified"]):
+        kept = ("etag", "last-modified", "cache-control")
+        return Response(status_code=304, headers={k: response.headers[k] for k in kept})
+    return response
+
+
+def _not_modified(request: Request, etag: str, last_modified: str) -> bool:
+    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is None:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an unparseable date: serve the file
