@@ -23,7 +23,7 @@ import httpx
 from janus_ref import JanusRef, proc_cpu_seconds, proc_status_bytes, recorded_frames
 from livetape.client.api import ApiError, LivetapeClient
 from loadgen import LoadGen
-from measure import Mp4Count, Row, count_mp4, measure_window, udp_receive_drops
+from measure import Mp4Count, Row, Window, count_mp4, measure_window, udp_receive_drops
 from mediarecorder_ref import MediaRecorderRef
 from pyspy import Profile, parse, record
 from whip_shim import WhipEndpoint
@@ -202,6 +202,21 @@ async def _count_played(api: LivetapeClient, file_id: str, scratch: Path) -> Mp4
         scratch.unlink(missing_ok=True)
 
 
+async def _publish_and_measure(
+    cfg: RunSettings, gen: LoadGen, targets: list[tuple[str, str]],
+    server_cpu: Callable[[], float],
+) -> tuple[Window, dict[int, int], int]:
+    """Publish to ``targets`` (WHIP URL, token), warm up, measure the window, go quiet and
+    let frames in flight land: the window, frames sent per stream, kernel UDP drops."""
+    drops = udp_receive_drops()
+    await gen.publish(targets)
+    await asyncio.sleep(cfg.warmup)
+    window = await measure_window(cfg.seconds, server_cpu, gen)
+    final = await gen.silence()
+    await asyncio.sleep(DRAIN_S)
+    return window, final, udp_receive_drops() - drops
+
+
 async def run_janus(cfg: RunSettings, n: int) -> Row:
     """Record N streams with Janus VideoRoom (``.mjr`` files), published through a WHIP shim."""
     work = cfg.work_dir / f"janus-n{n}"
@@ -215,13 +230,8 @@ async def run_janus(cfg: RunSettings, n: int) -> Row:
         await endpoint.start()
         stack.push_async_callback(gen.close)
         await gen.start()
-        drops = udp_receive_drops()
-        await gen.publish([(endpoint.url, "-")] * n)
-        await asyncio.sleep(cfg.warmup)
-        window = await measure_window(cfg.seconds, janus.cpu_seconds, gen)
-        final = await gen.silence()
-        await asyncio.sleep(DRAIN_S)
-        drops = udp_receive_drops() - drops
+        window, final, drops = await _publish_and_measure(
+            cfg, gen, [(endpoint.url, "-")] * n, janus.cpu_seconds)
         await gen.close()  # DELETE -> leave: Janus closes the recordings
         await janus.stop()
     stats = recorded_frames(janus.record_dir)
@@ -246,13 +256,8 @@ async def run_mediarecorder(cfg: RunSettings, n: int) -> Row:
         await ref.start()
         stack.push_async_callback(gen.close)
         await gen.start()
-        drops = udp_receive_drops()
-        await gen.publish([(ref.url, "-")] * n)
-        await asyncio.sleep(cfg.warmup)
-        window = await measure_window(cfg.seconds, ref.child.cpu_seconds, gen)
-        final = await gen.silence()
-        await asyncio.sleep(DRAIN_S)
-        drops = udp_receive_drops() - drops
+        window, final, drops = await _publish_and_measure(
+            cfg, gen, [(ref.url, "-")] * n, ref.child.cpu_seconds)
         received = await settle(ref.received_video, int)
         files = await ref.finish()
         peak = ref.child.peak_rss_bytes()

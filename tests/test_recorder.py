@@ -59,7 +59,7 @@ class Replay:
 
 class Closed:
     def __init__(self, fail_opening: bool = False) -> None:
-        self.parts: list[tuple[int, Path, bool]] = []
+        self.parts: list[tuple[int, Path]] = []
         self.ended_with: list[str] = []
         self.fail_opening = fail_opening
 
@@ -67,19 +67,26 @@ class Closed:
         if self.fail_opening:
             raise RuntimeError("database unavailable")
 
-    async def segment_closed(self, seq: int, part: Path, empty: bool) -> None:
-        self.parts.append((seq, part, empty))
+    async def segment_closed(self, seq: int, part: Path) -> None:
+        self.parts.append((seq, part))
 
     async def ended(self, reason: str) -> None:
         self.ended_with.append(reason)
 
 
-async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path: Path) -> None:
-    media = EncodedMedia.synthetic(2.0, width=320, height=240, audio=False, flash_every=None)
-    source, events = Replay(), Closed()
+async def started(tmp_path: Path, events: Closed) -> tuple[RecordingController, Replay]:
+    """A video-only recorder fed by a fresh Replay source, already started."""
+    source = Replay()
     controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
                                      limits=LIMITS, events=events)
     await controller.start()
+    return controller, source
+
+
+async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path: Path) -> None:
+    media = EncodedMedia.synthetic(2.0, width=320, height=240, audio=False, flash_every=None)
+    events = Closed()
+    controller, source = await started(tmp_path, events)
     requests_before = source.keyframe_requests
     for i, packet in enumerate(media.video):
         data = bytes(packet)
@@ -89,7 +96,7 @@ async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path:
         await asyncio.sleep(0)
     await controller.stop()
     assert controller.dropped == 1 and source.keyframe_requests > requests_before
-    ((seq, part, _),) = events.parts
+    ((seq, part),) = events.parts
     assert seq == 1
     final = tmp_path / "final.mp4"
     assert remux(part, final)
@@ -100,17 +107,15 @@ async def test_damaged_frames_are_left_out_and_the_file_stays_readable(tmp_path:
 
 async def test_an_unreadable_key_frame_is_skipped(tmp_path: Path) -> None:
     media = EncodedMedia.synthetic(2.0, width=320, height=240, audio=False, flash_every=None)
-    source, events = Replay(), Closed()
-    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
-                                     limits=LIMITS, events=events)
-    await controller.start()
+    events = Closed()
+    controller, source = await started(tmp_path, events)
     broken = b"\x00\x00\x00\x01\x67\xff\xff\x00\x00\x00\x01\x68\xff\x00\x00\x00\x01\x65" + bytes(64)
     source.send(broken, 0)  # an IDR with SPS and PPS, none of them readable
     for i, packet in enumerate(media.video[1:], start=1):
         source.send(bytes(packet), i * 3000)
         await asyncio.sleep(0)
     await controller.stop()
-    ((_, part, _),) = events.parts
+    ((_, part),) = events.parts
     final = tmp_path / "final.mp4"
     assert remux(part, final)
     info = probe(final)  # starts at the next key frame, one second in
@@ -120,10 +125,8 @@ async def test_an_unreadable_key_frame_is_skipped(tmp_path: Path) -> None:
 
 async def test_a_failing_recording_ends_itself_and_stops_taking_media(tmp_path: Path) -> None:
     media = EncodedMedia.synthetic(0.5, width=160, height=120, audio=False)
-    source, events = Replay(), Closed(fail_opening=True)
-    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
-                                     limits=LIMITS, events=events)
-    await controller.start()
+    events = Closed(fail_opening=True)
+    controller, source = await started(tmp_path, events)
     for i, packet in enumerate(media.video):
         source.send(bytes(packet), i * 3000)
         await asyncio.sleep(0)

@@ -47,7 +47,7 @@ class Events(Protocol):
 
     async def segment_opened(self, seq: int, part: Path) -> None: ...
 
-    async def segment_closed(self, seq: int, part: Path, empty: bool) -> None: ...
+    async def segment_closed(self, seq: int, part: Path) -> None: ...
 
     async def ended(self, reason: str) -> None:
         """The recorder ended by itself ("idle" timeout, "failed"); not called for stop()."""
@@ -300,7 +300,7 @@ class RecordingController:
         if self._segment is segment:
             self._segment = None
         log.info("%s: segment %d closed", self.recording_id, segment.seq)
-        await self.events.segment_closed(segment.seq, segment.sink.path, segment.sink.empty)
+        await self.events.segment_closed(segment.seq, segment.sink.path)
 
     async def _close_all(self) -> None:
         await self._close_previous()

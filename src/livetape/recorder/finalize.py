@@ -7,7 +7,7 @@ a part cut off mid-fragment is remuxed up to its last complete packet.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -27,9 +27,6 @@ class MediaInfo:
     height: int = 0
     bitrate: int = 0
     video_bitrate: int = 0
-    video_frames: int = 0
-    audio_packets: int = 0
-    streams: list[str] = field(default_factory=list)
 
 
 class UnreadablePart(Exception):
@@ -88,18 +85,11 @@ def probe(path: Path) -> MediaInfo:
                 info.video_codec = stream.codec_context.name
                 info.width = stream.codec_context.width
                 info.height = stream.codec_context.height
-                info.streams.append("video")
             elif stream.type == "audio" and info.audio_codec is None:
                 info.audio_codec = stream.codec_context.name
-                info.streams.append("audio")
         for packet in container.demux():
-            if packet.size == 0:
-                continue
             if packet.stream.type == "video":
-                info.video_frames += 1
                 video_bytes += packet.size
-            elif packet.stream.type == "audio":
-                info.audio_packets += 1
     if info.duration > 0:
         info.bitrate = int(info.size * 8 / info.duration)
         info.video_bitrate = int(video_bytes * 8 / info.duration)

@@ -38,9 +38,6 @@ class Mp4Sink:
         self.video_size = video_size
         self.audio = audio
         self.fragment_seconds = fragment_seconds
-        self.video_frames = 0
-        self.audio_packets = 0
-        self.last_video_pts = 0
         self.last_audio_end = 0
         self._container: OutputContainer | None = None
         self._vstream: av.stream.Stream | None = None
@@ -92,8 +89,6 @@ class Mp4Sink:
         packet.is_keyframe = keyframe
         packet.stream = self._vstream
         self._container.mux(packet)
-        self.video_frames += 1
-        self.last_video_pts = pts + duration
 
     def write_audio(self, data: bytes, pts: int) -> None:
         """Write one Opus packet at ``pts`` (1/48000 s)."""
@@ -110,12 +105,7 @@ class Mp4Sink:
         packet.time_base = AUDIO_TIME_BASE
         packet.stream = self._astream
         self._container.mux(packet)
-        self.audio_packets += 1
         self.last_audio_end = pts + packet.duration
-
-    @property
-    def empty(self) -> bool:
-        return self.video_frames == 0 and self.audio_packets == 0 and self._pending_video is None
 
     def close(self) -> None:
         """Write what is pending and the trailer. Safe to call twice."""

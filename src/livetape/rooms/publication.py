@@ -72,7 +72,6 @@ class Publication:
         self.publication_id = secrets.token_hex(8)
         self.app_id, self.room_id = app_id, room_id
         self.user_id, self.src_type = user_id, src_type
-        self.created_at = time.time()
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
@@ -81,8 +80,6 @@ class Publication:
         self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
-        self.frames = {"audio": 0, "video": 0}
-        self.last_media_at: float | None = None
 
     # negotiation -------------------------------------------------------------------------
 
@@ -126,13 +123,10 @@ class Publication:
             return
         clock = self._clocks[kind]
         clock.observe(frame.timestamp)
-        now = time.monotonic()
-        self.last_media_at = now
-        self.frames[kind] += 1
         codec = self._codecs[kind]
         sample = Sample(
             kind, codec, frame.data, frame.timestamp, clock.clock_rate,
-            is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
+            is_keyframe(codec, frame.data), time.monotonic(), clock.sender_time(frame.timestamp),
         )
         for listener in list(self._listeners):
             listener(sample)

@@ -49,7 +49,7 @@ class _Events:
     async def segment_opened(self, seq: int, part: Path) -> None:
         await self._service.segments.opened(self._active.recording, seq, part)
 
-    async def segment_closed(self, seq: int, part: Path, empty: bool) -> None:
+    async def segment_closed(self, seq: int, part: Path) -> None:
         # finalizing (remux, probe, store) runs beside the recording; stop() waits for it
         finalize = self._service.segments.finalize(self._active.recording, seq, part)
         self._active.finalizers[seq] = asyncio.create_task(finalize)

@@ -11,8 +11,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..db.models import VodFile
 
-ORDERS = ("create_time", "size")
-
 
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
