@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -82,6 +83,48 @@ class LiveServer:
         )
         result: dict[str, str] = json.loads(out.stdout)
         return result
+
+    def cli_raw(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        """Run the livetape CLI; the completed process (exit code, stdout, stderr)."""
+        return subprocess.run([sys.executable, "-m", "livetape", *args], env=self._env(),
+                              capture_output=True, timeout=300)
+
+    def cli_tty(self, *args: str) -> tuple[int, bytes, str]:
+        """Run the livetape CLI with stderr on a terminal (progress bars draw only there);
+        returns the exit code, stdout and what the terminal showed."""
+        import pty
+
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen([sys.executable, "-m", "livetape", *args], env=self._env(),
+                                   stdout=subprocess.PIPE, stderr=secondary)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(primary)
+        stdout = process.stdout.read() if process.stdout else b""
+        return process.wait(timeout=300), stdout, shown.decode(errors="replace")
+
+    @staticmethod
+    def cli_json(done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    def children(self) -> list[int]:
+        """Pids of the server's child processes (its processing workers)."""
+        assert self.process is not None
+        pid = self.process.pid
+        found: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(child) for child in text]
+        return found
 
     def create_app(self, name: str = "test") -> tuple[str, str]:
         created = self.cli("app", "create", name)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +87,21 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
         click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", lifespan="on", loop="uvloop")
+
+
+@main.command()
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Exit when this process (the server that started us) is gone.")
+def worker(data_dir: str | None, parent_pid: int | None) -> None:
+    """Run a processing worker (transcode, snapshots, watermark) until SIGTERM.
+
+    Point it at the server's database (LIVETAPE_DATABASE_URL) and storage; any number may run.
+    """
+    from .vod.worker import run_worker
+
+    logging.getLogger("livetape").setLevel(logging.INFO)
+    asyncio.run(run_worker(_settings(data_dir), parent_pid=parent_pid))
 
 
 @main.group()
@@ -234,3 +250,65 @@ def vod_play_info(url: str, key: str | None, token: str | None, name: str, page_
     """DescribeVodPlayInfo: files whose name starts with NAME, with play URLs."""
     _record_call(url, key, token,
                  lambda c: c.play_info(name, page_no=page_no, page_size=page_size))
+
+
+@vod.command("convert")
+@_client_options
+@click.argument("file_id")
+@click.option("--definition", "definitions", type=int, multiple=True,
+              help="10/20/30 (MP4 ladder), 210/220/230 (HLS); repeat. Default: 10, 20, 30.")
+@click.option("--watermark", is_flag=True, help="Also make definition 1 (watermarked).")
+@click.option("--screenshot", is_flag=True, help="Also take a cover and snapshots.")
+@click.option("--wait", is_flag=True, help="Show a progress bar until the jobs end.")
+def vod_convert(url: str, key: str | None, token: str | None, file_id: str,
+                definitions: tuple[int, ...], watermark: bool, screenshot: bool,
+                wait: bool) -> None:
+    """ConvertVodFile: transcode FILE_ID to renditions; prints the jobs (or waits for them)."""
+    from .client.api import ApiError, LivetapeClient
+
+    async def run() -> Any:
+        async with LivetapeClient(url, secret_key=key, token=token) as client:
+            queued = await client.convert(file_id, list(definitions) or None,
+                                          watermark=watermark, screenshot=screenshot)
+            if not wait:
+                return queued
+            return await _follow(client, [job["job_id"] for job in queued["jobs"]])
+
+    try:
+        result = asyncio.run(run())
+    except ApiError as exc:
+        _print_json(exc.body)
+        raise SystemExit(1) from exc
+    _print_json(result)
+    if wait and any(job["state"] == "failed" for job in result["jobs"]):
+        raise SystemExit(1)
+
+
+@vod.command("jobs")
+@_client_options
+@click.option("--file-id", default=None)
+@click.option("--state", type=click.Choice(["queued", "running", "done", "failed"]))
+def vod_jobs(url: str, key: str | None, token: str | None, file_id: str | None,
+             state: str | None) -> None:
+    """List processing jobs, newest first."""
+    _record_call(url, key, token,
+                 lambda c: c.list_jobs(file_id=file_id, state=state))
+
+
+async def _follow(client: Any, job_ids: list[str], poll: float = 0.5) -> dict[str, Any]:
+    """Show one progress bar over ``job_ids`` (mean percent) until all have ended."""
+    jobs: list[dict[str, Any]] = []
+    bar: Any = click.progressbar(length=100, label=f"{len(job_ids)} job(s)", show_percent=True,
+                                 file=sys.stderr)
+    with bar:
+        shown = 0
+        while True:
+            jobs = [await client.get_job(job_id) for job_id in job_ids]
+            done = [j for j in jobs if j["state"] in ("done", "failed")]
+            percent = int(sum(100 if j in done else j["progress"] for j in jobs) / len(jobs))
+            bar.update(percent - shown)
+            shown = percent
+            if len(done) == len(jobs):
+                break
+            await asyncio.sleep(poll)
+    return {"jobs": jobs}

@@ -58,6 +58,46 @@ class Settings(BaseSettings):
         "about one core of media, UDP drops would disconnect every publisher, not just the new "
         "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
     )
+    # processing jobs (transcode, snapshots, watermark)
+    job_workers: int = Field(
+        1, ge=0, description="Worker processes the server starts beside itself for processing "
+        "jobs (0: none; run `livetape worker` elsewhere against the same database and storage).",
+    )
+    job_poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks "
+                                    "for a queued job.")
+    job_lease_seconds: float = Field(
+        30.0, gt=0, description="A running job's lease; its worker renews it every third of "
+        "this. A job whose worker died is re-run once its lease ran out.",
+    )
+    job_max_attempts: int = Field(3, ge=1, description="Runs of a job before it is failed.")
+    transcode_preset: str = Field("veryfast", description="libx264 preset for renditions.")
+    transcode_threads: int = Field(0, ge=0, description="Encoder threads per job (0: auto).")
+    hls_segment_seconds: float = Field(4.0, gt=0, le=30, description="HLS segment length.")
+    record_transcode_definitions: list[int] = Field(
+        [10, 20, 30, 210, 220, 230], description="Renditions made for recordings started "
+        "with transcode=true (JSON list in the environment).",
+    )
+    record_snapshot_interval_seconds: float = Field(
+        10.0, gt=0, description="Snapshot spacing for recordings started with screenshot=true."
+    )
+    max_snapshots: int = Field(100, ge=1, description="Most snapshots one request may ask for.")
+    auto_cover: bool = Field(True, description="Take a cover image of every file with video.")
+    watermark_max_bytes: int = Field(1_048_576, gt=0, description="Largest watermark PNG.")
+    # signed play URLs
+    play_url_ttl_seconds: int = Field(
+        86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
+    )
+    play_rlimit_max_tracked: int = Field(
+        100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
+    )
+
+    @field_validator("record_transcode_definitions")
+    @classmethod
+    def _known_definitions(cls, value: list[int]) -> list[int]:
+        known = {10, 20, 30, 210, 220, 230}
+        if not value or set(value) - known:
+            raise ValueError(f"definitions must be some of {sorted(known)}")
+        return value
 
     @field_validator("database_url")
     @classmethod

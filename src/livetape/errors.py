@@ -56,6 +56,11 @@ class Catalogue:
         "retry later or on another server; the limit is LIVETAPE_MAX_PUBLICATIONS", 503,
         extension=True,
     )
+    PLAY_FORBIDDEN = ErrorKind(
+        1004, "play_forbidden", "this play URL is not allowed",
+        "get a fresh play URL from play info (signed URLs expire and may limit viewers or "
+        "trial length)", 403, extension=True,
+    )
     NOT_FOUND = ErrorKind(
         10008, "not_found", "resource not found", "check the id", 404, extension=True,
     )

@@ -24,8 +24,13 @@ from ..service.recording import RecordingService
 from ..service.rooms import RoomService
 from ..storage import create_storage
 from ..vod.classes import ClassTree
+from ..vod.jobs import JobQueue
 from ..vod.library import Library
-from . import classes, record, rooms, vod, whip
+from ..vod.playback import TrialIndex
+from ..vod.pool import WorkerPool
+from ..vod.processor import clear_work_folder
+from ..vod.signing import PlayGuard
+from . import classes, media, processing, record, rooms, settings, vod, whip
 from .deps import Services
 
 log = logging.getLogger(__name__)
@@ -43,30 +48,37 @@ async def _sweep_expired(library: Library, every: float) -> None:
             log.exception("expiry sweep failed")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """A livetape server for ``settings``; nothing starts until the lifespan runs."""
+def create_app(config: Settings) -> FastAPI:
+    """A livetape server for ``config``; nothing starts until the lifespan runs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url())
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(config.resolved_database_url())
         await db.start()
         registry = RoomRegistry()
-        library = Library(db.sessions, create_storage(settings))
-        room_service = RoomService(settings, db.sessions, registry)
-        recordings = RecordingService(settings, db.sessions, registry, library)
+        jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
+        library = Library(db.sessions, create_storage(config), jobs, config)
+        room_service = RoomService(config, db.sessions, registry)
+        recordings = RecordingService(config, db.sessions, registry, library)
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         app.state.services = Services(
-            settings, db, AppService(db.sessions), room_service, recordings, library,
-            ClassTree(db.sessions),
+            config, db, AppService(db.sessions), room_service, recordings, library,
+            ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
+            TrialIndex(),
         )
-        sweeper = asyncio.create_task(_sweep_expired(library, settings.expiry_sweep_seconds))
+        sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
+        clear_work_folder(config)
+        workers = WorkerPool(config)
+        workers.start()
+        app.state.workers = workers
         try:
             yield
         finally:
             sweeper.cancel()
+            await workers.stop()
             await recordings.shutdown()
             await room_service.shutdown()
             await db.stop()
@@ -102,6 +114,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod, classes):
+    for module in (rooms, whip, record, vod, classes, processing, media, settings):
         app.include_router(module.router)
     return app

@@ -13,7 +13,10 @@ from ..service.apps import AppService, Identity
 from ..service.recording import RecordingService
 from ..service.rooms import RoomService
 from ..vod.classes import ClassTree
+from ..vod.jobs import JobQueue
 from ..vod.library import Library
+from ..vod.playback import TrialIndex
+from ..vod.signing import PlayGuard, PlayUrls, new_grant
 
 
 @dataclass
@@ -27,6 +30,9 @@ class Services:
     recordings: RecordingService
     library: Library
     classes: ClassTree
+    jobs: JobQueue
+    guard: PlayGuard
+    trials: TrialIndex
 
 
 def services(request: Request) -> Services:
@@ -57,3 +63,13 @@ def base_url(request: Request) -> str:
     """Where absolute URLs point: the configured public URL or the URL the request came to."""
     configured = services(request).settings.public_url
     return (configured or str(request.base_url)).rstrip("/")
+
+
+async def play_urls(request: Request, app_id: str, *, exper: int = 0, rlimit: int = 0) -> PlayUrls:
+    """The URL maker for an app's play URLs: signed (one fresh grant) when the app signs."""
+    svc = services(request)
+    app = await svc.apps.get(app_id)
+    if app is None or not app.sign_play_urls:
+        return PlayUrls(base_url(request), "", None)
+    grant = new_grant(svc.settings.play_url_ttl_seconds, exper=exper, rlimit=rlimit)
+    return PlayUrls(base_url(request), app.play_key, grant)

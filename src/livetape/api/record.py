@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..service.requests import parse_record_request
 from .deps import identity, services
@@ -36,6 +37,13 @@ async def record(
         await request.body(), max_name=svc.settings.max_file_name_length,
         max_tags=svc.settings.max_tags,
     )
+    if parsed.operation == "start":
+        if not await svc.classes.exists(who.app_id, parsed.class_id):
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no class {parsed.class_id}")
+        app = await svc.apps.get(who.app_id)
+        if parsed.watermark and (app is None or not app.watermark_key):
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, "watermark=true but the app has no "
+                                "watermark: upload a PNG with PUT /v1/vod/watermark first")
     result = await svc.recordings.handle(who, parsed)
     return {"code": 0, "message": "ok", **result}
 

@@ -1,23 +1,37 @@
-"""The library over HTTP: DescribeVodPlayInfo, file details, and the MP4 downloads."""
+"""The library over HTTP: DescribeVodPlayInfo, DescribeVodInfo, ModifyVodInfo, DeleteVodFile.
+
+The objects themselves are served by :mod:`livetape.api.media`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from ..db.models import VodFile
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
-from ..vod.library import STATUS_NORMAL
 from ..vod.search import FileQuery
-from .deps import base_url, server, services
+from .deps import play_urls, server, services
 
 router = APIRouter(tags=["vod"])
+
+Exper = Annotated[int, Query(ge=0, description="signed URLs: trial seconds (0: whole file)")]
+Rlimit = Annotated[int, Query(ge=0, description="signed URLs: most viewer IPs (0: any)")]
+
+
+async def described(
+    request: Request, app_id: str, rows: list[VodFile], *, jobs: bool = False,
+    exper: int = 0, rlimit: int = 0,
+) -> list[dict[str, Any]]:
+    """Files as the API shows them, with (maybe signed) play URLs."""
+    library = services(request).library
+    extras = await library.extras([row.file_id for row in rows], jobs=jobs)
+    urls = await play_urls(request, app_id, exper=exper, rlimit=rlimit)
+    return [library.describe(row, extras[row.file_id], urls) for row in rows]
 
 
 @router.get("/v1/vod/play-info", summary="DescribeVodPlayInfo: play URLs by file name prefix")
@@ -26,13 +40,13 @@ async def play_info(
     file_name: Annotated[str, Query(min_length=1)],
     page_no: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+    exper: Exper = 0, rlimit: Rlimit = 0,
 ) -> dict[str, Any]:
     library = services(request).library
     query = FileQuery(name_prefix=file_name)
     total, rows = await library.search(who.app_id, query, page_no, page_size)
-    base = base_url(request)
     return {"code": 0, "message": "ok", "total_count": total,
-            "file_set": [library.describe(row, base) for row in rows]}
+            "file_set": await described(request, who.app_id, rows, exper=exper, rlimit=rlimit)}
 
 
 def _csv(value: str | None) -> list[str]:
@@ -63,9 +77,8 @@ async def list_files(
     )
     library = services(request).library
     total, rows = await library.search(who.app_id, query, page_no, page_size)
-    base = base_url(request)
     return {"code": 0, "message": "ok", "total_count": total,
-            "file_set": [library.describe(row, base) for row in rows]}
+            "file_set": await described(request, who.app_id, rows)}
 
 
 class FileUpdate(BaseModel):
@@ -106,7 +119,7 @@ async def modify_file(
     if "class_id" in changes and not await svc.classes.exists(who.app_id, changes["class_id"]):
         raise LivetapeError(Catalogue.NOT_FOUND, f"no class {changes['class_id']}")
     row = await svc.library.modify(who.app_id, file_id, changes)
-    return {"code": 0, "message": "ok", **svc.library.describe(row, base_url(request))}
+    return {"code": 0, "message": "ok", **(await described(request, who.app_id, [row]))[0]}
 
 
 @router.delete("/v1/vod/files/{file_id}", summary="DeleteVodFile (every stored object)")
@@ -117,46 +130,12 @@ async def delete_file(
     return {"code": 0, "message": "ok", "file_id": file_id}
 
 
-@router.get("/v1/vod/files/{file_id}", summary="One library file")
+@router.get("/v1/vod/files/{file_id}",
+            summary="One library file in full: renditions, snapshots, cover, jobs")
 async def get_file(
-    file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
+    file_id: str, request: Request, who: Annotated[Identity, Depends(server)],
+    exper: Exper = 0, rlimit: Rlimit = 0,
 ) -> dict[str, Any]:
-    library = services(request).library
-    row = await library.get(who.app_id, file_id)
-    return {"code": 0, "message": "ok", **library.describe(row, base_url(request))}
-
-
-@router.head("/media/{app_id}/{file_id}/{name}", operation_id="head_media",
-             summary="A file's headers (size, type, ranges)")
-@router.get("/media/{app_id}/{file_id}/{name}", operation_id="get_media",
-            summary="Download a file (Range supported)")
-async def media(app_id: str, file_id: str, name: str, request: Request) -> Response:
-    library = services(request).library
-    row = await library.get(app_id, file_id)
-    path = library.storage.local_path(f"{app_id}/{file_id}/{name}")
-    if row.status != STATUS_NORMAL or path is None:
-        raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
-    # Starlette's FileResponse streams from disk, answers Range with 206 and sets ETag and
-    # Last-Modified; the conditional GET (304) is answered here
-    stat = await asyncio.to_thread(path.stat)  # given up front, the ETag is known now
-    response = FileResponse(path, media_type="video/mp4", stat_result=stat,
-                            headers={"Cache-Control": "public, max-age=3600"})
-    if _not_modified(request, response.headers["etag"], response.headers["last-modified"]):
-        kept = ("etag", "last-modified", "cache-control")
-        return Response(status_code=304, headers={k: response.headers[k] for k in kept})
-    return response
-
-
-def _not_modified(request: Request, etag: str, last_modified: str) -> bool:
-    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or etag in tags
-    if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since is None:
-        return False
-    try:
-        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError):
-        return False  # an unparseable date: serve the file
+    row = await services(request).library.get(who.app_id, file_id)
+    found = await described(request, who.app_id, [row], jobs=True, exper=exper, rlimit=rlimit)
+    return {"code": 0, "message": "ok", "jobs": [], **found[0]}

@@ -105,3 +105,38 @@ class LivetapeClient:
 
     async def get_file(self, file_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/v1/vod/files/{file_id}")
+
+    async def convert(self, file_id: str, definitions: list[int] | None = None, *,
+                      watermark: bool = False, screenshot: bool = False) -> dict[str, Any]:
+        """ConvertVodFile: queues a transcode (and watermark / snapshot) job; returns them."""
+        body: dict[str, Any] = {"watermark": watermark, "screenshot": screenshot}
+        if definitions is not None:
+            body["definitions"] = definitions
+        return await self._call("POST", f"/v1/vod/files/{file_id}/convert", json=body)
+
+    async def snapshot(self, file_id: str, time_offsets_ms: list[int], *, cover: bool = False,
+                       width: int | None = None) -> dict[str, Any]:
+        body = {"time_offsets_ms": time_offsets_ms, "cover": cover, "width": width}
+        return await self._call("POST", f"/v1/vod/files/{file_id}/snapshots", json=body)
+
+    async def watermark(self, file_id: str) -> dict[str, Any]:
+        return await self._call("POST", f"/v1/vod/files/{file_id}/watermark")
+
+    async def set_watermark(self, png: bytes, position: str = "top-right") -> dict[str, Any]:
+        return await self._call("PUT", "/v1/vod/watermark", content=png,
+                                params={"position": position},
+                                headers={"Content-Type": "image/png"})
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v1/vod/jobs/{job_id}")
+
+    async def list_jobs(self, *, file_id: str | None = None,
+                        state: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("file_id", file_id), ("state", state)) if v}
+        return list((await self._call("GET", "/v1/vod/jobs", params=params))["jobs"])
+
+    async def app_settings(self, **changes: Any) -> dict[str, Any]:
+        """The app's settings; with keyword arguments, change them first (PATCH)."""
+        if changes:
+            return await self._call("PATCH", "/v1/app", json=changes)
+        return await self._call("GET", "/v1/app")

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: apps, rooms, recordings, their segments, and library files.
+"""SQLAlchemy models: apps, rooms, recordings, segments, library files and their processing.
 
 Schema changes go through ``db/migrations`` (alembic); these classes are the source the
 migrations are written from.
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -46,6 +47,15 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(200))
     secret_key: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # anti-leech play URLs: KEY of md5(KEY + Dir + t + exper + rlimit + us); apps created
+    # before signing existed keep unsigned URLs until they turn it on
+    play_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    sign_play_urls: Mapped[bool] = mapped_column(default=True, server_default=sa_false())
+    # the watermark template: a PNG object in storage and the corner it goes to
+    watermark_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    watermark_position: Mapped[str] = mapped_column(
+        String(16), default="top-right", server_default="top-right"
+    )
 
 
 class Room(Base):
@@ -146,3 +156,69 @@ class VodFile(Base):
     # deleted by the expiry sweeper once passed; None = never (the API's -1)
     expire_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     create_time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # why the last processing job failed (status 7)
+    status_reason: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+
+
+class Rendition(Base):
+    """A processed version of a file: MP4 ladder (10/20/30), HLS (210..230), watermark (1)."""
+
+    __tablename__ = "vod_renditions"
+
+    file_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    definition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    # the object players open: an MP4, or an HLS variant playlist
+    storage_key: Mapped[str] = mapped_column(String(500))
+    container: Mapped[str] = mapped_column(String(8))  # "mp4" | "hls"
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    video_bitrate: Mapped[int] = mapped_column(Integer, default=0)
+    duration: Mapped[float] = mapped_column(default=0.0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)  # every object, segments too
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Snapshot(Base):
+    """A JPEG taken from a file: its cover, or a snapshot at a time offset."""
+
+    __tablename__ = "vod_snapshots"
+
+    file_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "cover" | "offset"
+    time_offset_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    storage_key: Mapped[str] = mapped_column(String(500))
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Job(Base):
+    """A processing job (transcode, snapshot, watermark) in the shared queue.
+
+    Any worker, on any machine that reaches the database and the storage, claims a queued
+    job by a conditional update and holds it with a lease it renews; a job whose lease ran
+    out (its worker died) is claimed again and re-run.
+    """
+
+    __tablename__ = "vod_jobs"
+    __table_args__ = (
+        Index("ix_vod_jobs_state", "state", "created_at"),
+        Index("ix_vod_jobs_file", "file_id"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    file_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # "transcode" | "snapshot" | "watermark"
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued|running|done|failed
+    progress: Mapped[float] = mapped_column(default=0.0)  # percent
+    error: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

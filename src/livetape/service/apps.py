@@ -41,7 +41,8 @@ class AppService:
 
     async def create(self, name: str) -> App:
         app = App(app_id=f"{int(time.time()) % 10**6:06d}{secrets.randbelow(10**4):04d}",
-                  name=name, secret_key=secrets.token_urlsafe(32))
+                  name=name, secret_key=secrets.token_urlsafe(32),
+                  play_key=secrets.token_hex(16), sign_play_urls=True)
         async with self._sessions() as session, session.begin():
             session.add(app)
         return app

@@ -44,7 +44,8 @@ class SegmentLedger:
             source = Provenance(
                 recording.app_id, recording.file_name, recording.recording_id, seq,
                 recording.room_id, recording.user_id, recording.src_type, recording.class_id,
-                list(recording.tags or []),
+                list(recording.tags or []), recording.transcode, recording.screenshot,
+                recording.watermark,
             )
             file_id = await self._library.add_recorded(source, final, info)
             await self._set(recording.recording_id, seq, "done", file_id)

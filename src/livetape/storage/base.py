@@ -18,6 +18,11 @@ class Storage(ABC):
         """Store ``source`` under ``key`` (the source file is consumed); returns its size."""
 
     @abstractmethod
+    async def download(self, key: str, target: Path) -> Path:
+        """A local file with the object's bytes: ``target`` (written), or the object's own
+        path when the back end keeps it on this filesystem (never modify that one)."""
+
+    @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove an object; no error when it is already gone."""
 

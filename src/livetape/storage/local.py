@@ -29,6 +29,12 @@ class LocalStorage(Storage):
 
         return await asyncio.to_thread(move)
 
+    async def download(self, key: str, target: Path) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {key!r}")
+        return path  # already on this filesystem: read in place
+
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

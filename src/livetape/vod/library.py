@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import VodFile
+from ..config import Settings
+from ..db.models import Job, Rendition, Snapshot, VodFile
 from ..errors import Catalogue, LivetapeError
 from ..recorder.finalize import MediaInfo
 from ..storage import Storage
+from .jobs import JobQueue
 from .search import FileQuery
 
 # ModifyVodInfo's fields, by model attribute: file_name, description, class_id, tags,
@@ -29,7 +32,11 @@ FileChanges = dict[str, Any]
 
 STATUS_NOT_STORED = -1
 STATUS_NORMAL = 2
+PLAYABLE = (2, 4, 7)  # the original plays while (and after) processing runs or fails
 ORIGINAL = "f0.mp4"  # definition 0
+HLS_MASTER = "hls/master.m3u8"
+
+UrlFor = Callable[[str], str]  # a media path -> the absolute (maybe signed) URL
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,19 @@ class Provenance:
     src_type: str
     class_id: int
     tags: list[str]
+    # what the recording asked for once the file lands (start recording's flags)
+    transcode: bool = False
+    screenshot: bool = False
+    watermark: bool = False
+
+
+@dataclass
+class FileExtras:
+    """What processing added to a file: renditions, images, and (in detail views) jobs."""
+
+    renditions: list[Rendition] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
 
 
 def new_file_id() -> str:
@@ -53,9 +73,14 @@ def new_file_id() -> str:
 
 
 class Library:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], storage: Storage) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], storage: Storage, jobs: JobQueue,
+        settings: Settings,
+    ) -> None:
         self._sessions = sessions
         self.storage = storage
+        self.jobs = jobs
+        self._settings = settings
 
     async def add_recorded(self, source: Provenance, path: Path, info: MediaInfo) -> str:
         """Store a finished MP4 (the local file is consumed) and return its file id."""
@@ -77,7 +102,26 @@ class Library:
             stored = await session.get(VodFile, file_id)
             assert stored is not None
             stored.status, stored.size = STATUS_NORMAL, size
+        await self._process_landed(source, file_id, info)
         return file_id
+
+    async def _process_landed(self, source: Provenance, file_id: str, info: MediaInfo) -> None:
+        """Queue what a landed file gets: a cover, and what start recording asked for."""
+        settings = self._settings
+        has_video = info.video_codec is not None
+        if has_video and (settings.auto_cover or source.screenshot):
+            offsets: list[int] = []
+            if source.screenshot:
+                step = int(settings.record_snapshot_interval_seconds * 1000)
+                offsets = list(range(0, int(info.duration * 1000), step))
+                offsets = offsets[: settings.max_snapshots]
+            await self.jobs.enqueue(source.app_id, file_id, "snapshot",
+                                    {"cover": True, "time_offsets_ms": offsets})
+        if source.transcode:
+            await self.jobs.enqueue(source.app_id, file_id, "transcode",
+                                    {"definitions": settings.record_transcode_definitions})
+        if source.watermark and has_video:
+            await self.jobs.enqueue(source.app_id, file_id, "watermark", {})
 
     async def get(self, app_id: str, file_id: str) -> VodFile:
         async with self._sessions() as session:
@@ -110,11 +154,35 @@ class Library:
         return row
 
     async def delete(self, app_id: str, file_id: str) -> None:
-        """DeleteVodFile: every stored object of the file (renditions too), then its row."""
+        """DeleteVodFile: every stored object of the file (renditions too), then its rows."""
         row = await self.get(app_id, file_id)
         await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
         async with self._sessions() as session, session.begin():
+            await self.jobs.forget_file(session, file_id)
+            for model in (Rendition, Snapshot):
+                await session.execute(sql_delete(model).where(model.file_id == file_id))
             await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
+
+    async def extras(self, file_ids: list[str], *, jobs: bool = False) -> dict[str, FileExtras]:
+        """Renditions and images (and jobs, when asked) of some files, by file id."""
+        found = {file_id: FileExtras() for file_id in file_ids}
+        async with self._sessions() as session:
+            for rendition in await session.scalars(
+                select(Rendition).where(Rendition.file_id.in_(file_ids))
+                .order_by(Rendition.definition)
+            ):
+                found[rendition.file_id].renditions.append(rendition)
+            for snapshot in await session.scalars(
+                select(Snapshot).where(Snapshot.file_id.in_(file_ids))
+                .order_by(Snapshot.kind, Snapshot.time_offset_ms)
+            ):
+                found[snapshot.file_id].snapshots.append(snapshot)
+            if jobs:
+                for job in await session.scalars(
+                    select(Job).where(Job.file_id.in_(file_ids)).order_by(Job.created_at)
+                ):
+                    found[job.file_id].jobs.append(job)
+        return found
 
     async def sweep_expired(self, now: datetime) -> list[str]:
         """Delete every file whose expiry time has passed; returns their ids."""
@@ -128,13 +196,25 @@ class Library:
         return [row.file_id for row in rows]
 
     @staticmethod
-    def media_path(row: VodFile) -> str:
-        """The URL path that serves a file's original MP4."""
-        return f"/media/{row.storage_key}"
+    def media_path(storage_key: str) -> str:
+        """The URL path that serves a stored object."""
+        return f"/media/{storage_key}"
 
-    def describe(self, row: VodFile, base_url: str) -> dict[str, Any]:
+    def describe(self, row: VodFile, extras: FileExtras, url_for: UrlFor) -> dict[str, Any]:
         """A file as play info and the files API show it."""
-        return {
+        playable = row.status in PLAYABLE
+        play_set = [{
+            "url": url_for(self.media_path(row.storage_key)), "definition": 0,
+            "vbitrate": row.video_bitrate, "vwidth": row.width, "vheight": row.height,
+        }] if playable else []
+        play_set += [{
+            "url": url_for(self.media_path(r.storage_key)), "definition": r.definition,
+            "vbitrate": r.video_bitrate, "vwidth": r.width, "vheight": r.height,
+            "container": r.container, "duration": round(r.duration, 3), "size": r.size,
+        } for r in extras.renditions] if playable else []
+        covers = [s for s in extras.snapshots if s.kind == "cover"]
+        hls = any(r.container == "hls" for r in extras.renditions)
+        described = {
             "file_id": row.file_id, "file_name": row.file_name, "duration": round(row.duration, 3),
             "size": row.size, "status": row.status,
             "create_time": row.create_time.isoformat(), "class_id": row.class_id,
@@ -144,8 +224,17 @@ class Library:
             "user_id": row.user_id, "src_type": row.src_type,
             "video_codec": row.video_codec, "audio_codec": row.audio_codec,
             "width": row.width, "height": row.height, "bitrate": row.bitrate,
-            "play_set": [{
-                "url": base_url.rstrip("/") + self.media_path(row), "definition": 0,
-                "vbitrate": row.video_bitrate, "vwidth": row.width, "vheight": row.height,
-            }] if row.status == STATUS_NORMAL else [],
+            "status_reason": row.status_reason,
+            "image_url": url_for(self.media_path(covers[0].storage_key)) if covers else "",
+            "hls_master_url": url_for(self.media_path(f"{row.app_id}/{row.file_id}/{HLS_MASTER}"))
+            if hls and playable else "",
+            "play_set": play_set,
+            "snapshots": [{
+                "time_offset_ms": s.time_offset_ms, "width": s.width, "height": s.height,
+                "url": url_for(self.media_path(s.storage_key)),
+            } for s in extras.snapshots if s.kind == "offset"],
+            "storage_size": row.size + sum(r.size for r in extras.renditions),
         }
+        if extras.jobs:
+            described["jobs"] = [JobQueue.describe(job) for job in extras.jobs]
+        return described

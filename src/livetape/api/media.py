@@ -1,0 +1,143 @@
+"""Serving library objects: MP4s, HLS playlists and segments, images.
+
+Every object answers Range (206), HEAD, conditional GET (ETag / Last-Modified -> 304) and
+CORS. Files stream from storage; nothing holds a whole media file in memory (playlists,
+a few KB, are read to sign the URIs they list). For apps that sign play URLs, every
+request is checked (:mod:`livetape.vod.signing`); a playlist fetched with a valid grant
+lists its variants and segments signed under the same grant, so players need nothing
+special. A trial grant (``exper`` seconds) serves MP4 bytes only up to the end of that
+time (later ranges answer 403, a range crossing it is cut short) and HLS playlists only
+up to the segment that contains it (later segments answer 403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ..errors import Catalogue, LivetapeError
+from ..vod.library import PLAYABLE
+from ..vod.playback import rewrite_playlist, segment_start
+from ..vod.signing import Grant
+from .deps import services
+
+router = APIRouter(tags=["media"])
+
+CONTENT_TYPES = {
+    ".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t",
+    ".jpg": "image/jpeg", ".png": "image/png",
+}
+CACHE = {"Cache-Control": "public, max-age=3600"}
+
+
+def single_range(value: str, size: int) -> tuple[int, int] | None:
+    """The inclusive (start, end) of a one-range ``bytes=`` header against ``size`` bytes;
+    None when there is no usable single range. A start past the end gives start >= size."""
+    units, _, spec = value.partition("=")
+    if units.strip() != "bytes" or not spec or "," in spec:
+        return None
+    first, _, last = (part.strip() for part in spec.partition("-"))
+    if first.isdigit():
+        return int(first), min(int(last) if last.isdigit() else size - 1, size - 1)
+    if last.isdigit():
+        return max(size - int(last), 0), size - 1
+    return None
+
+
+class CutFileResponse(FileResponse):
+    """A file served as the byte range (start, end) whatever Range was asked (trials)."""
+
+    def __init__(self, path: Path, start: int, end: int, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.cut = (start, end)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")]
+        headers.append((b"range", f"bytes={self.cut[0]}-{self.cut[1]}".encode()))
+        await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+@router.head("/media/{app_id}/{file_id}/{path:path}", operation_id="head_media",
+             summary="An object's headers (size, type, ranges)")
+@router.get("/media/{app_id}/{file_id}/{path:path}", operation_id="get_media",
+            summary="Download or play an object of a file (Range supported; signed URLs)")
+async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
+    svc = services(request)
+    row = await svc.library.get(app_id, file_id)
+    key = f"{app_id}/{file_id}/{path}"
+    local = svc.library.storage.local_path(key)
+    if row.status not in PLAYABLE or local is None or ".." in path.split("/"):
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no object {path!r} for file {file_id!r}")
+    app = await svc.apps.get(app_id)
+    grant: Grant | None = None
+    if app is not None and app.sign_play_urls:
+        client = request.client.host if request.client else ""
+        grant = svc.guard.check(app.play_key, request.url.path,
+                                dict(request.query_params), client)
+    suffix = os.path.splitext(path)[1].lower()
+    media_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
+    trial = grant.trial_seconds if grant is not None else 0
+    stat = await asyncio.to_thread(local.stat)
+    if suffix == ".m3u8" and grant is not None:
+        text = await asyncio.to_thread(local.read_text)
+        body = rewrite_playlist(text, request.url.path, app.play_key if app else "", grant)
+        return _bytes_response(request, body.encode(), media_type)
+    if trial and suffix == ".ts":
+        playlist = local.parent / "index.m3u8"
+        start = await asyncio.to_thread(segment_start, playlist, local.name)
+        if start is None or start >= trial:
+            raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
+                                f"past the {trial} s trial: this segment starts later")
+    response: FileResponse
+    if trial and suffix == ".mp4":
+        limit = await asyncio.to_thread(svc.trials.trial_bytes, local, trial)
+        start, end = single_range(request.headers.get("range", ""), limit) or (0, limit - 1)
+        if start >= limit:
+            raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
+                                f"past the {trial} s trial (bytes from {limit} on)")
+        response = CutFileResponse(local, start, end, media_type=media_type, stat_result=stat,
+                                   headers=dict(CACHE))
+    else:
+        response = FileResponse(local, media_type=media_type, stat_result=stat,
+                                headers=dict(CACHE))
+    if _not_modified(request, response.headers["etag"], response.headers["last-modified"]):
+        kept = ("etag", "last-modified", "cache-control")
+        return Response(status_code=304, headers={k: response.headers[k] for k in kept})
+    return response
+
+
+def _bytes_response(request: Request, body: bytes, media_type: str) -> Response:
+    """A small generated body (a signed playlist) with single-range support."""
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+    size = len(body)
+    cut = single_range(request.headers.get("range", ""), size)
+    if cut is not None:
+        start, end = cut
+        if start >= size or start > end:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return Response(body[start:end + 1], status_code=206, media_type=media_type,
+                        headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _not_modified(request: Request, etag: str, last_modified: str) -> bool:
+    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is None:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an unparseable date: serve the file

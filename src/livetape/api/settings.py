@@ -1,0 +1,59 @@
+"""The app's own settings: signed play URLs (the anti-leech key) and the watermark template."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+
+from ..db.models import App
+from ..errors import Catalogue, LivetapeError
+from ..service.apps import Identity
+from .deps import server, services
+
+router = APIRouter(prefix="/v1", tags=["app"])
+
+
+class AppUpdate(BaseModel):
+    sign_play_urls: bool | None = Field(
+        None, description="sign play URLs (t/exper/rlimit/us/sign); unsigned requests get 403"
+    )
+    rotate_play_key: bool = Field(False, description="new anti-leech KEY: old URLs stop working")
+
+
+def _describe(app: App) -> dict[str, Any]:
+    return {
+        "code": 0, "message": "ok", "app_id": app.app_id, "name": app.name,
+        "sign_play_urls": app.sign_play_urls, "play_key": app.play_key,
+        "watermark": {"position": app.watermark_position} if app.watermark_key else None,
+    }
+
+
+async def _app(request: Request, app_id: str) -> App:
+    app = await services(request).apps.get(app_id)
+    if app is None:  # deleted under the caller
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
+    return app
+
+
+@router.get("/app", summary="The app's settings (with the KEY that signs play URLs)")
+async def get_app(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    return _describe(await _app(request, who.app_id))
+
+
+@router.patch("/app", summary="Change the app's settings")
+async def patch_app(
+    body: AppUpdate, request: Request, who: Annotated[Identity, Depends(server)]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if body.sign_play_urls is not None:
+        values["sign_play_urls"] = body.sign_play_urls
+    if body.rotate_play_key:
+        values["play_key"] = secrets.token_hex(16)
+    if values:
+        async with services(request).db.sessions() as session, session.begin():
+            await session.execute(update(App).where(App.app_id == who.app_id).values(**values))
+    return _describe(await _app(request, who.app_id))
