@@ -6,10 +6,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files) and
 # chromium (driven by Playwright to play and seek recorded files; never `playwright install`)
 DEB_TEST_PACKAGES := ffmpeg chromium
-# Debian packages the benchmark compares against: Janus (VideoRoom recording) and its tools
-DEB_BENCH_PACKAGES := janus janus-tools
+# Debian packages the benchmarks compare against: Janus (VideoRoom recording) and its tools,
+# nginx (serving the same library file, bench/serve.py)
+DEB_BENCH_PACKAGES := janus janus-tools nginx
 
-.PHONY: run test install install-test deb-test deb-bench lint typecheck pytest bench clean
+.PHONY: run test install install-test deb-test deb-bench lint typecheck pytest bench bench-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -53,6 +54,9 @@ test: lint typecheck pytest
 
 bench: install-test deb-bench
 	$(BIN)/python bench/record_capacity.py --profile
+
+bench-serve: install-test deb-bench
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
