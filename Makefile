@@ -10,7 +10,7 @@ DEB_TEST_PACKAGES := ffmpeg chromium
 # nginx (serving the same library file, bench/serve.py)
 DEB_BENCH_PACKAGES := janus janus-tools nginx
 
-.PHONY: run test install install-test deb-test deb-bench lint typecheck pytest bench bench-serve clean
+.PHONY: run test install install-test deb-test deb-bench lint typecheck pytest bench bench-serve bench-transcode clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -57,6 +57,9 @@ bench: install-test deb-bench
 
 bench-serve: install-test deb-bench
 	$(BIN)/python bench/serve.py
+
+bench-transcode: install-test
+	$(BIN)/python bench/transcode.py --seconds 60
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
