@@ -32,9 +32,10 @@ def listed(server: LiveServer, **params: Any) -> list[str]:
 
 async def test_search_modify_delete(start_server: ServerFactory, backend: str) -> None:
     server = start_server(backend)
+    maths = call(server, "POST", "/v1/vod/classes", json={"name": "maths"}).json()["class_id"]
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         (short_id,), _ = await record_all_of(server, api, EncodedMedia.synthetic(3.5),
-                                             "math-short", tags=["math"], class_id=1)
+                                             "math-short", tags=["math"], class_id=maths)
         (long_id,), (long_file,) = await record_all_of(
             server, api, EncodedMedia.synthetic(5.0), "art-long", tags=["art", "math"])
     before = datetime.now(UTC)
@@ -45,7 +46,7 @@ async def test_search_modify_delete(start_server: ServerFactory, backend: str) -
     assert listed(server, name_prefix="math") == ["math-short"]
     assert listed(server, tags="math") == ["art-long", "math-short"]
     assert listed(server, tags="math,art") == ["art-long"]
-    assert listed(server, class_id=1) == ["math-short"]
+    assert listed(server, class_id=maths) == ["math-short"]
     assert listed(server, file_ids=f"{short_id},{long_id}", page_size=1) == ["art-long"]
     assert listed(server, file_ids=long_id, status=2, user_id="alice", room_id="room-1") == [
         "art-long"]

@@ -169,6 +169,14 @@ async def test_recording_flags_make_renditions_snapshots_and_watermark(
     outside = np.mean([np.abs(m - s)[~region].mean() for m, s in zip(marked, source, strict=True)])
     assert inside > 20 and outside < 2, (inside, outside)
 
+    # DeleteVodFile removes the renditions, segments and images too; their URLs answer 404
+    objects = server.data_dir / "storage" / server.app_id / file_id
+    assert len([p for p in objects.rglob("*") if p.is_file()]) > 10
+    assert call(server, "DELETE", f"/v1/vod/files/{file_id}").json()["code"] == 0
+    assert not objects.exists()
+    for url in [e["url"] for e in info["play_set"]] + [info["image_url"], info["hls_master_url"]]:
+        assert httpx.get(url).status_code == 404, url
+
 
 def call(server: LiveServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {server.secret_key}"}

@@ -51,13 +51,15 @@ async def test_publish_record_stop_play(
     server = start_server(backend)
     media = EncodedMedia.synthetic(10.0, width=640, height=360, fps=FPS)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        created = await api._call("POST", "/v1/vod/classes", json={"name": "lessons"})
+        lessons = created["class_id"]
         async with publishing(server, media) as publisher:
             room = await api.get_room("room-1")
             assert room["members"][0]["user_id"] == "alice"
             stream = room["members"][0]["streams"][0]
             assert stream["codecs"] == {"audio": "opus", "video": "h264"}
             recording_id = await api.start_recording(
-                "room-1", "lesson-42", user_id="alice", tags=["math"], class_id=3
+                "room-1", "lesson-42", user_id="alice", tags=["math"], class_id=lessons
             )
             assert (await api.get_room("room-1"))["recordings"][0]["recording_id"] == recording_id
             await publisher.wait_done()
@@ -71,7 +73,7 @@ async def test_publish_record_stop_play(
         assert [f["file_id"] for f in files] == file_ids
         entry = files[0]
         assert entry["file_name"] == "lesson-42" and entry["status"] == 2
-        assert entry["tags"] == ["math"] and entry["class_id"] == 3
+        assert entry["tags"] == ["math"] and entry["class_id"] == lessons
         play = entry["play_set"][0]
         assert play["definition"] == 0 and (play["vwidth"], play["vheight"]) == (640, 360)
         assert play["url"].startswith(server.url)
