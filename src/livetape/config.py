@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     play_url_ttl_seconds: int = Field(
         86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
     )
+    media_lookup_seconds: float = Field(
+        2.0, ge=0, description="How long the file server remembers a file's status and its "
+        "app's signing key (changes made on other servers show after this).",
+    )
     play_rlimit_max_tracked: int = Field(
         100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
     )

@@ -26,6 +26,7 @@ from ..storage import create_storage
 from ..vod.classes import ClassTree
 from ..vod.jobs import JobQueue
 from ..vod.library import Library
+from ..vod.lookup import MediaLookup
 from ..vod.playback import TrialIndex
 from ..vod.pool import WorkerPool
 from ..vod.processor import clear_work_folder
@@ -67,7 +68,7 @@ def create_app(config: Settings) -> FastAPI:
         app.state.services = Services(
             config, db, AppService(db.sessions), room_service, recordings, library,
             ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
-            TrialIndex(),
+            TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
         )
         sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
         clear_work_folder(config)

@@ -15,6 +15,7 @@ from ..service.rooms import RoomService
 from ..vod.classes import ClassTree
 from ..vod.jobs import JobQueue
 from ..vod.library import Library
+from ..vod.lookup import MediaLookup
 from ..vod.playback import TrialIndex
 from ..vod.signing import PlayGuard, PlayUrls, new_grant
 
@@ -33,6 +34,7 @@ class Services:
     jobs: JobQueue
     guard: PlayGuard
     trials: TrialIndex
+    lookup: MediaLookup
 
 
 def services(request: Request) -> Services:

@@ -56,4 +56,5 @@ async def patch_app(
     if values:
         async with services(request).db.sessions() as session, session.begin():
             await session.execute(update(App).where(App.app_id == who.app_id).values(**values))
+        services(request).lookup.forget_app(who.app_id)
     return _describe(await _app(request, who.app_id))

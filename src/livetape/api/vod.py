@@ -127,6 +127,7 @@ async def delete_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
     await services(request).library.delete(who.app_id, file_id)
+    services(request).lookup.forget_file(file_id)
     return {"code": 0, "message": "ok", "file_id": file_id}
 
 
