@@ -8,6 +8,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -267,3 +269,45 @@ async def test_transcode_resumes_after_server_and_worker_are_killed(
     for definition in (10, 20):
         got = video_summary(await fetch(play[definition]["url"], tmp_path / "r.mp4"))
         assert got["frames"] > 0 and got["size"][1] == {10: 360, 20: 720}[definition]
+
+
+async def test_external_worker_failure_status_and_recovery(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """No workers beside the server: jobs wait, queued, with the file in status 4; a
+    `livetape worker` started on its own runs them; a job that cannot succeed fails at once
+    and leaves status 7 with the reason; a later transcode brings the file back to 2."""
+    server = start_server(job_workers=0, auto_cover="false")
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        (file_id,), _ = await record_all_of(server, api, EncodedMedia.synthetic(3.5), "ext")
+        await api.set_watermark(make_png(32, 32))
+        job = await api.watermark(file_id)
+        await asyncio.sleep(1.0)
+        assert (await api.get_job(job["job_id"]))["state"] == "queued"
+        assert (await api.get_file(file_id))["status"] == 4
+        assert call(server, "DELETE", "/v1/vod/watermark").json()["code"] == 0
+
+        worker = subprocess.Popen([sys.executable, "-m", "livetape", "worker"],
+                                  env=server._env(), stderr=subprocess.PIPE)
+        try:
+            async def ended(job_id: str) -> dict[str, Any] | None:
+                got = await api.get_job(job_id)
+                return got if got["state"] in ("done", "failed") else None
+
+            failed = await wait_for(lambda: ended(job["job_id"]), timeout=60)
+            assert (failed["state"], failed["attempts"]) == ("failed", 1)
+            assert "no watermark" in failed["error"]
+            info = await api.get_file(file_id)
+            assert info["status"] == 7 and "no watermark" in info["status_reason"]
+            assert [e["definition"] for e in info["play_set"]] == [0]  # the original still plays
+
+            again = (await api.convert(file_id, [10]))["jobs"][0]
+            assert (await api.get_file(file_id))["status"] == 4
+            assert (await wait_for(lambda: ended(again["job_id"]), timeout=60))["state"] == "done"
+            info = await api.get_file(file_id)
+            assert (info["status"], info["status_reason"]) == (2, "")
+            assert [job["job_id"] for job in await api.list_jobs(state="failed")] == [
+                job["job_id"]]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
