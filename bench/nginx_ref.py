@@ -1,0 +1,123 @@
+"""Debian's nginx as the serving benchmark's reference: a generated config, one process tree.
+
+nginx runs as this user from a config written into its own prefix folder: one worker process
+(livetape is one process too), ``sendfile on``, ``access_log off``, ``keepalive_requests``
+lifted (uvicorn never closes a keep-alive connection) and ``location /media/`` aliased to
+livetape's storage folder, so the same path (and query string, which nginx ignores) reaches
+the same bytes. Its CPU is the master's plus its workers', from /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from procfs import proc_cpu_seconds
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from tests.server import free_port  # noqa: E402
+
+NGINX = "/usr/sbin/nginx"
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def nginx_version() -> str:
+    """``nginx/1.x.y`` as ``nginx -v`` prints it."""
+    done = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
+    return done.stderr.strip().removeprefix("nginx version: ")
+
+
+@dataclass
+class NginxRef:
+    """Debian's nginx as this user: a generated config in ``prefix``, serving ``storage``."""
+
+    prefix: Path
+    storage: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> str:
+        temp = "\n".join(f"    {kind}_temp_path {self.prefix}/tmp/{kind};"
+                         for kind in TEMP_KINDS)
+        # as root the workers would switch to 'nobody', who cannot enter the 0700 work dir
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        return f"""{user}worker_processes 1;
+pid {self.prefix}/nginx.pid;
+error_log {self.prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;  # no tcp_nopush: corked, 64 KiB bodies waited 40 ms for delayed ACKs
+    keepalive_requests 1000000;  # the default (1000) would reconnect; uvicorn never does
+    types {{ video/mp4 mp4; }}
+    default_type application/octet-stream;
+{temp}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location /media/ {{ alias {self.storage}/; }}
+    }}
+}}
+"""
+
+    def url(self, livetape_url: str) -> str:
+        """The same path and query on nginx's port."""
+        return urlsplit(livetape_url)._replace(netloc=f"127.0.0.1:{self.port}").geturl()
+
+    def start(self) -> None:
+        for kind in TEMP_KINDS:
+            (self.prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(self.config())
+        log = (self.prefix / "stderr.log").open("ab")
+        self.process = subprocess.Popen(
+            [NGINX, "-p", str(self.prefix), "-e", str(self.prefix / "error.log"),
+             "-c", str(conf), "-g", "daemon off;"], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("nginx exited: " + self.log_tail())
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=0.5):
+                if self.workers():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + self.log_tail())
+
+    def log_tail(self) -> str:
+        logs = [self.prefix / "stderr.log", self.prefix / "error.log"]
+        return " | ".join(p.read_text(errors="replace")[-1500:] for p in logs if p.exists())
+
+    def workers(self) -> list[int]:
+        """The master's children (the worker processes), from /proc."""
+        assert self.process is not None
+        master, found = self.process.pid, []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text()
+                    if int(stat[stat.rindex(")") + 2:].split()[1]) == master:
+                        found.append(int(entry.name))
+        return found
+
+    def cpu_seconds(self) -> float:
+        """Master + workers, user + system."""
+        assert self.process is not None
+        return sum(proc_cpu_seconds(pid) for pid in [self.process.pid, *self.workers()])
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful: workers finish, then exit
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
