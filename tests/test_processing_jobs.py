@@ -147,12 +147,15 @@ async def test_recording_flags_make_renditions_snapshots_and_watermark(
                 seg_url = variant_url.split("?")[0].rsplit("/", 1)[0] + "/" + segment_uri
                 seg = await http.get(seg_url)
                 assert (seg.status_code, seg.headers["content-type"]) == (200, "video/mp2t")
+                part = await http.get(seg_url, headers={"Range": "bytes=188-375"})
+                assert (part.status_code, part.content) == (206, seg.content[188:376])
                 path = tmp_path / "segment.ts"
                 path.write_bytes(seg.content)
                 assert video_summary(path)["frames"] > 0  # decodes on its own
                 total += float(attrs["EXTINF"])
             assert abs(total - original["duration"]) <= 0.2
 
+    assert httpx.head(info["image_url"]).headers["content-type"] == "image/jpeg"
     cover = video_summary(await fetch(info["image_url"], tmp_path / "cover.jpg"))
     assert cover["size"] == (1280, 720)
     offsets = list(range(0, int(info["duration"] * 1000), 1000))  # one a second, from 0
