@@ -20,6 +20,7 @@ from ..errors import Catalogue, LivetapeError
 from ..processing import POSITIONS, check_png
 from ..service.apps import Identity
 from ..vod.jobs import JobQueue
+from ..vod.library import interval_offsets
 from .deps import server, services
 
 router = APIRouter(prefix="/v1/vod", tags=["processing"])
@@ -78,8 +79,7 @@ async def convert(
     if body.watermark:
         jobs.append(await svc.jobs.enqueue(who.app_id, file_id, "watermark", {}))
     if body.screenshot and row.video_codec is not None:
-        step = int(svc.settings.record_snapshot_interval_seconds * 1000)
-        offsets = list(range(0, int(row.duration * 1000), step))[: svc.settings.max_snapshots]
+        offsets = interval_offsets(row.duration, svc.settings)
         jobs.append(await svc.jobs.enqueue(who.app_id, file_id, "snapshot",
                                            {"cover": True, "time_offsets_ms": offsets}))
     return {"code": 0, "message": "ok", "task_id": jobs[0].job_id,

@@ -67,6 +67,12 @@ class FileExtras:
     jobs: list[Job] = field(default_factory=list)
 
 
+def interval_offsets(duration: float, settings: Settings) -> list[int]:
+    """Snapshot offsets (ms) every ``record_snapshot_interval_seconds`` from 0, capped."""
+    step = int(settings.record_snapshot_interval_seconds * 1000)
+    return list(range(0, int(duration * 1000), step))[: settings.max_snapshots]
+
+
 def new_file_id() -> str:
     """A numeric, roughly time-ordered id like the original's (e.g. '1764028800123456789')."""
     return f"{time.time_ns() // 1000}{secrets.randbelow(1000):03d}"
@@ -110,11 +116,7 @@ class Library:
         settings = self._settings
         has_video = info.video_codec is not None
         if has_video and (settings.auto_cover or source.screenshot):
-            offsets: list[int] = []
-            if source.screenshot:
-                step = int(settings.record_snapshot_interval_seconds * 1000)
-                offsets = list(range(0, int(info.duration * 1000), step))
-                offsets = offsets[: settings.max_snapshots]
+            offsets = interval_offsets(info.duration, settings) if source.screenshot else []
             await self.jobs.enqueue(source.app_id, file_id, "snapshot",
                                     {"cover": True, "time_offsets_ms": offsets})
         if source.transcode:
