@@ -31,7 +31,7 @@ from ..vod.playback import TrialIndex
 from ..vod.pool import WorkerPool
 from ..vod.processor import clear_work_folder
 from ..vod.signing import PlayGuard
-from . import classes, media, processing, record, rooms, settings, vod, whip
+from . import classes, media, processing, record, rooms, settings, vod, web, whip
 from .deps import Services
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,6 @@ def create_app(config: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod, classes, processing, media, settings):
+    for module in (rooms, whip, record, vod, classes, processing, media, settings, web):
         app.include_router(module.router)
     return app
