@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -75,6 +76,20 @@ async def test_recording_state_errors(server: LiveServer) -> None:
             denied = post_record(server, {**START, "user_id": None}, bearer=no_record)
             assert_error(denied, Catalogue.NO_RECORD_PERMISSION.code, 403)
             assert (await api.get_room("room-1"))["recordings"] == []
+            # an app whose VOD is not activated, or whose recording is off: code 1, with a
+            # hint that says what to do; nothing recorded
+            done = await asyncio.to_thread(server.cli_raw, "app", "vod", "deactivate",
+                                           server.app_id)
+            assert done.returncode == 0, done.stderr
+            body = assert_error(post_record(server, START), 1, 403)
+            assert "VOD is not activated" in body["message"] and "activate" in body["hint"]
+            await api.app_settings(vod_activated=True, record_enabled=False)
+            body = assert_error(post_record(server, START), 1, 403)
+            assert "recording is off" in body["message"] and "record_enabled" in body["hint"]
+            assert (await api.get_room("room-1"))["recordings"] == []
+            assert (await api.play_info("f"))["total_count"] == 0
+            settings = await api.app_settings(record_enabled=True)
+            assert (settings["vod_activated"], settings["record_enabled"]) == (True, True)
             # alice publishes a camera, not a screen
             assert_error(post_record(server, {**START, "src_type": "screen"}), 30000411, 404)
             assert post_record(server, START).status_code == 200

@@ -112,10 +112,41 @@ def app() -> None:
 @app.command("create")
 @click.argument("name")
 @click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
-def app_create(name: str, data_dir: str | None) -> None:
+@click.option("--vod/--no-vod", default=True, show_default=True,
+              help="Activate VOD (recording needs it).")
+def app_create(name: str, data_dir: str | None, vod: bool) -> None:
     """Create an app; prints {"app_id", "secret_key"}."""
-    created = _with_apps(_settings(data_dir), lambda apps: apps.create(name))
-    _print_json({"app_id": created.app_id, "secret_key": created.secret_key})
+    created = _with_apps(_settings(data_dir), lambda apps: apps.create(name, vod=vod))
+    _print_json({"app_id": created.app_id, "secret_key": created.secret_key,
+                 "vod_activated": created.vod_activated})
+
+
+@app.group("vod")
+def app_vod() -> None:
+    """VOD activation (recording is refused with code 1 without it)."""
+
+
+@app_vod.command("activate")
+@click.argument("app_id")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_vod_activate(app_id: str, data_dir: str | None) -> None:
+    """Activate VOD for APP_ID."""
+    _set_vod(app_id, data_dir, True)
+
+
+@app_vod.command("deactivate")
+@click.argument("app_id")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_vod_deactivate(app_id: str, data_dir: str | None) -> None:
+    """Deactivate VOD for APP_ID: new recordings are refused (code 1); files stay."""
+    _set_vod(app_id, data_dir, False)
+
+
+def _set_vod(app_id: str, data_dir: str | None, activated: bool) -> None:
+    found = _with_apps(_settings(data_dir), lambda apps: apps.set_vod(app_id, activated))
+    if found is None:
+        raise click.ClickException(f"no app {app_id!r}")
+    _print_json({"app_id": app_id, "vod_activated": activated})
 
 
 @main.command()

@@ -31,8 +31,9 @@ class Catalogue:
     """The rows, by name. Codes below 30000000 and marked ``extension`` are livetape's own."""
 
     NO_RECORD_PERMISSION = ErrorKind(
-        1, "no_record_permission", "the user has no recording permission",
-        "mint the user's token with the 'record' privilege", 403,
+        1, "no_record_permission", "no recording permission",
+        "mint the user's token with the 'record' privilege; the app needs VOD activated and "
+        "recording enabled", 403,
     )
     BALANCE_INSUFFICIENT = ErrorKind(
         2, "balance_insufficient", "the app's VOD balance is insufficient",
@@ -121,10 +122,12 @@ class LivetapeError(Exception):
     """A catalogued failure, with an optional specific message and extra body fields."""
 
     def __init__(
-        self, kind: ErrorKind, detail: str | None = None, **extra: Any
+        self, kind: ErrorKind, detail: str | None = None, *, hint: str | None = None,
+        **extra: Any,
     ) -> None:
         self.kind = kind
         self.detail = detail
+        self.hint = hint or kind.hint  # a more specific hint than the row's, when known
         self.extra = extra
         super().__init__(f"{kind.code} {kind.name}: {detail or kind.message}")
 
@@ -135,4 +138,4 @@ class LivetapeError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body every error response carries."""
         message = self.kind.message if not self.detail else f"{self.kind.message}: {self.detail}"
-        return {"code": self.kind.code, "message": message, "hint": self.kind.hint, **self.extra}
+        return {"code": self.kind.code, "message": message, "hint": self.hint, **self.extra}

@@ -38,9 +38,16 @@ async def record(
         max_tags=svc.settings.max_tags,
     )
     if parsed.operation == "start":
+        app = await svc.apps.get(who.app_id)
+        if app is not None and not app.vod_activated:
+            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "VOD is not activated for this app",
+                                hint="activate VOD: `livetape app vod activate APP_ID` or "
+                                "PATCH /v1/app {\"vod_activated\": true}")
+        if app is not None and not app.record_enabled:
+            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "recording is off for this app",
+                                hint="PATCH /v1/app {\"record_enabled\": true}")
         if not await svc.classes.exists(who.app_id, parsed.class_id):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no class {parsed.class_id}")
-        app = await svc.apps.get(who.app_id)
         if parsed.watermark and (app is None or not app.watermark_key):
             raise LivetapeError(Catalogue.INVALID_PARAMETER, "watermark=true but the app has no "
                                 "watermark: upload a PNG with PUT /v1/vod/watermark first")

@@ -1,4 +1,5 @@
-"""The app's own settings: signed play URLs (the anti-leech key) and the watermark template."""
+"""The app's own settings: VOD activation, the recording switch, signed play URLs (the
+anti-leech key); the watermark template is shown here and set in ``api/processing``."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ class AppUpdate(BaseModel):
         None, description="sign play URLs (t/exper/rlimit/us/sign); unsigned requests get 403"
     )
     rotate_play_key: bool = Field(False, description="new anti-leech KEY: old URLs stop working")
+    vod_activated: bool | None = Field(None, description="recording needs VOD activated")
+    record_enabled: bool | None = Field(None, description="the app's recording switch")
 
 
 def _describe(app: App) -> dict[str, Any]:
     return {
         "code": 0, "message": "ok", "app_id": app.app_id, "name": app.name,
         "sign_play_urls": app.sign_play_urls, "play_key": app.play_key,
+        "vod_activated": app.vod_activated, "record_enabled": app.record_enabled,
         "watermark": {"position": app.watermark_position} if app.watermark_key else None,
     }
 
@@ -49,8 +53,9 @@ async def patch_app(
     body: AppUpdate, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    if body.sign_play_urls is not None:
-        values["sign_play_urls"] = body.sign_play_urls
+    for name in ("sign_play_urls", "vod_activated", "record_enabled"):
+        if getattr(body, name) is not None:
+            values[name] = getattr(body, name)
     if body.rotate_play_key:
         values["play_key"] = secrets.token_hex(16)
     if values:

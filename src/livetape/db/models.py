@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -56,6 +57,9 @@ class App(Base):
     watermark_position: Mapped[str] = mapped_column(
         String(16), default="top-right", server_default="top-right"
     )
+    # recording needs VOD activated (code 1 otherwise) and the app's recording switch on
+    vod_activated: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    record_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
 
 class Room(Base):

@@ -39,13 +39,21 @@ class AppService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def create(self, name: str) -> App:
+    async def create(self, name: str, *, vod: bool = True) -> App:
         app = App(app_id=f"{int(time.time()) % 10**6:06d}{secrets.randbelow(10**4):04d}",
                   name=name, secret_key=secrets.token_urlsafe(32),
-                  play_key=secrets.token_hex(16), sign_play_urls=True)
+                  play_key=secrets.token_hex(16), sign_play_urls=True, vod_activated=vod)
         async with self._sessions() as session, session.begin():
             session.add(app)
         return app
+
+    async def set_vod(self, app_id: str, activated: bool) -> App | None:
+        """Activate (or deactivate) VOD for an app; None when there is no such app."""
+        async with self._sessions() as session, session.begin():
+            app = await session.get(App, app_id)
+            if app is not None:
+                app.vod_activated = activated
+            return app
 
     async def first_named(self, name: str) -> App | None:
         async with self._sessions() as session:
