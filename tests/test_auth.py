@@ -87,3 +87,41 @@ def test_other_apps_secret_cannot_see_this_apps_rooms(server: LiveServer) -> Non
     reply = httpx.get(f"{server.url}/v1/rooms/mine",
                       headers={"Authorization": f"Bearer {other_key}"})
     assert reply.status_code == 404 and reply.json()["code"] == 30000410
+
+
+async def test_key_rotation_grace_listing_and_revocation(server: LiveServer) -> None:
+    old = server.secret_key
+    async with LivetapeClient(server.url, secret_key=old) as api:
+        token = await api.mint_token("alice")  # signed with the old key
+        rotated = await api._call("POST", "/v1/app/keys/rotate", json={"grace_seconds": 3600})
+    new = rotated["secret_key"]
+    assert new != old
+    for key in (old, new):  # both work during the grace period, tokens signed by the old too
+        assert _get(server, "/v1/app", key).status_code == 200
+    assert _get(server, "/v1/rooms/nowhere", token).json()["code"] == 30000410
+    listed = _get(server, "/v1/app/keys", new).json()["keys"]
+    assert [k["state"] for k in listed] == ["grace", "current"]
+    assert all(old not in str(k) and new not in str(k) for k in listed)  # masked
+    assert listed[0]["secret"] == f"{old[:4]}...{old[-4:]}"
+
+    current = httpx.delete(f"{server.url}/v1/app/keys/{listed[1]['key_id']}",
+                           headers={"Authorization": f"Bearer {new}"})
+    assert (current.status_code, current.json()["code"]) == (409, 1002)
+    revoked = httpx.delete(f"{server.url}/v1/app/keys/{listed[0]['key_id']}",
+                           headers={"Authorization": f"Bearer {new}"})
+    assert revoked.json()["code"] == 0
+    assert _get(server, "/v1/app", old).json()["code"] == 1001  # revoked: refused at once
+    assert _get(server, "/v1/rooms/nowhere", token).json()["code"] == 1001
+    assert [k["state"] for k in _get(server, "/v1/app/keys", new).json()["keys"]] == [
+        "revoked", "current"]
+
+    # the CLI rotates with no grace: the previous key stops at once
+    done = server.cli("app", "keys", "rotate", server.app_id, "--grace", "0")
+    assert _get(server, "/v1/app", new).json()["code"] == 1001
+    assert _get(server, "/v1/app", done["secret_key"]).status_code == 200
+    states = [k["state"] for k in server.cli("app", "keys", "list", server.app_id)["keys"]]
+    assert states == ["revoked", "expired", "current"]
+
+
+def _get(server: LiveServer, path: str, bearer: str) -> httpx.Response:
+    return httpx.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {bearer}"})

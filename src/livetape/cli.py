@@ -142,6 +142,51 @@ def app_vod_deactivate(app_id: str, data_dir: str | None) -> None:
     _set_vod(app_id, data_dir, False)
 
 
+@app.group("keys")
+def app_keys() -> None:
+    """An app's secret keys: list (masked), rotate (old key in grace), revoke."""
+
+
+@app_keys.command("list")
+@click.argument("app_id")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_keys_list(app_id: str, data_dir: str | None) -> None:
+    """The keys of APP_ID, masked, with their state."""
+    _print_json({"keys": _with_apps(_settings(data_dir), lambda apps: apps.keys.list(app_id))})
+
+
+@app_keys.command("rotate")
+@click.argument("app_id")
+@click.option("--grace", type=int, default=None, help="Seconds the old key keeps working "
+              "[LIVETAPE_KEY_GRACE_SECONDS, 86400].")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_keys_rotate(app_id: str, grace: int | None, data_dir: str | None) -> None:
+    """A new current key for APP_ID; prints it (once)."""
+    settings = _settings(data_dir)
+    seconds = settings.key_grace_seconds if grace is None else grace
+
+    async def rotate(apps: Any) -> Any:
+        key, secret = await apps.keys.rotate(app_id, seconds)
+        return {"key_id": key.key_id, "secret_key": secret, "old_key_grace_seconds": seconds}
+
+    _print_json(_with_apps(settings, rotate))
+
+
+@app_keys.command("revoke")
+@click.argument("app_id")
+@click.argument("key_id")
+@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
+def app_keys_revoke(app_id: str, key_id: str, data_dir: str | None) -> None:
+    """Revoke KEY_ID of APP_ID at once."""
+    from .errors import LivetapeError
+
+    try:
+        _with_apps(_settings(data_dir), lambda apps: apps.keys.revoke(app_id, key_id))
+    except LivetapeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_json({"key_id": key_id, "revoked": True})
+
+
 def _set_vod(app_id: str, data_dir: str | None, activated: bool) -> None:
     found = _with_apps(_settings(data_dir), lambda apps: apps.set_vod(app_id, activated))
     if found is None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     )
     max_file_name_length: int = Field(40, gt=0, description="Longest accepted file_name.")
     max_tags: int = Field(16, ge=0, description="Most tags per recording.")
+    key_grace_seconds: int = Field(
+        86400, ge=0, description="How long a rotated-out secret key keeps working."
+    )
     token_default_ttl_seconds: int = Field(86400, gt=0, description="User token lifetime.")
     pair_room_max_members: int = Field(2, ge=2, description="Members allowed in a pair room.")
     multi_room_max_members: int = Field(50, ge=2, description="Members allowed in a multi room.")

@@ -1,4 +1,4 @@
-"""The app's own settings: VOD activation, the recording switch, signed play URLs (the
+"""The app's own settings and keys: VOD activation, the recording switch, signed play URLs (the
 anti-leech key); the watermark template is shown here and set in ``api/processing``."""
 
 from __future__ import annotations
@@ -63,3 +63,36 @@ async def patch_app(
             await session.execute(update(App).where(App.app_id == who.app_id).values(**values))
         services(request).lookup.forget_app(who.app_id)
     return _describe(await _app(request, who.app_id))
+
+
+class Rotation(BaseModel):
+    grace_seconds: int | None = Field(
+        None, ge=0, description="how long the old key keeps working "
+        "[LIVETAPE_KEY_GRACE_SECONDS]",
+    )
+
+
+@router.get("/app/keys", summary="The app's secret keys, masked, with their state")
+async def list_keys(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    keys = await services(request).apps.keys.list(who.app_id)
+    return {"code": 0, "message": "ok", "keys": keys}
+
+
+@router.post("/app/keys/rotate",
+             summary="A new current secret key (shown once); the old one works for a grace period")
+async def rotate_key(
+    body: Rotation, request: Request, who: Annotated[Identity, Depends(server)]
+) -> dict[str, Any]:
+    svc = services(request)
+    grace = svc.settings.key_grace_seconds if body.grace_seconds is None else body.grace_seconds
+    key, secret = await svc.apps.keys.rotate(who.app_id, grace)
+    return {"code": 0, "message": "ok", "key_id": key.key_id, "secret_key": secret,
+            "old_key_grace_seconds": grace}
+
+
+@router.delete("/app/keys/{key_id}", summary="Revoke a key at once (not the current one)")
+async def revoke_key(
+    key_id: str, request: Request, who: Annotated[Identity, Depends(server)]
+) -> dict[str, Any]:
+    await services(request).apps.keys.revoke(who.app_id, key_id)
+    return {"code": 0, "message": "ok", "key_id": key_id}

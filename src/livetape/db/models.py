@@ -62,6 +62,22 @@ class App(Base):
     record_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
 
+class AppKey(Base):
+    """A secret key of an app. The app's ``secret_key`` is the current one (it signs the
+    tokens livetape mints); a rotated-out key keeps working until ``expires_at`` (its grace
+    period), a revoked one stops at once."""
+
+    __tablename__ = "app_keys"
+    __table_args__ = (Index("ix_app_keys_app", "app_id"),)
+
+    key_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    secret: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class Room(Base):
     __tablename__ = "rooms"
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import App
 from ..errors import Catalogue, LivetapeError
+from .keys import KeyService, new_key, new_secret
 
 TOKEN_ALGORITHM = "HS256"
 PRIVILEGES = ("record",)  # publishing needs only a valid token
@@ -38,13 +39,16 @@ class Identity:
 class AppService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self.keys = KeyService(sessions)
 
     async def create(self, name: str, *, vod: bool = True) -> App:
         app = App(app_id=f"{int(time.time()) % 10**6:06d}{secrets.randbelow(10**4):04d}",
-                  name=name, secret_key=secrets.token_urlsafe(32),
+                  name=name, secret_key=new_secret(),
                   play_key=secrets.token_hex(16), sign_play_urls=True, vod_activated=vod)
         async with self._sessions() as session, session.begin():
             session.add(app)
+            await session.flush()
+            session.add(new_key(app.app_id, app.secret_key))
         return app
 
     async def set_vod(self, app_id: str, activated: bool) -> App | None:
@@ -65,9 +69,8 @@ class AppService:
             return await session.get(App, app_id)
 
     async def by_secret(self, secret_key: str) -> App | None:
-        async with self._sessions() as session:
-            result = await session.scalars(select(App).where(App.secret_key == secret_key))
-            return result.first()
+        """The app of a valid secret key (the current one, or one in its grace period)."""
+        return await self.keys.app_by_secret(secret_key)
 
     @staticmethod
     def mint_token(app: App, user_id: str, ttl_seconds: int, privileges: list[str]) -> str:
@@ -96,11 +99,18 @@ class AppService:
         app = await self.get(str(unverified.get("app_id", "")))
         if app is None:
             raise LivetapeError(Catalogue.UNAUTHORIZED, "token names an unknown app")
-        try:
-            claims = jwt.decode(bearer, app.secret_key, algorithms=[TOKEN_ALGORITHM],
-                                options={"require": ["exp", "sub", "app_id"]})
-        except jwt.ExpiredSignatureError as exc:
-            raise LivetapeError(Catalogue.UNAUTHORIZED, "token expired") from exc
-        except jwt.PyJWTError as exc:
-            raise LivetapeError(Catalogue.UNAUTHORIZED, f"invalid token: {exc}") from exc
-        return Identity(app.app_id, str(claims["sub"]), frozenset(claims.get("privileges", [])))
+        failure: jwt.PyJWTError | None = None
+        for secret in await self.keys.secrets_of(app):  # the current key, then those in grace
+            try:
+                claims = jwt.decode(bearer, secret, algorithms=[TOKEN_ALGORITHM],
+                                    options={"require": ["exp", "sub", "app_id"]})
+            except jwt.ExpiredSignatureError as exc:
+                raise LivetapeError(Catalogue.UNAUTHORIZED, "token expired") from exc
+            except jwt.InvalidSignatureError as exc:
+                failure = exc
+                continue
+            except jwt.PyJWTError as exc:
+                raise LivetapeError(Catalogue.UNAUTHORIZED, f"invalid token: {exc}") from exc
+            return Identity(app.app_id, str(claims["sub"]),
+                            frozenset(claims.get("privileges", [])))
+        raise LivetapeError(Catalogue.UNAUTHORIZED, f"invalid token: {failure}")
