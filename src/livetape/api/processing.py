@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import update
 
-from ..db.models import App
+from ..db.models import App, VodFile
 from ..errors import Catalogue, LivetapeError
 from ..processing import POSITIONS, check_png
 from ..service.apps import Identity
@@ -52,7 +52,7 @@ class SnapshotRequest(BaseModel):
     width: int | None = Field(None, ge=16, le=7680, description="default: the video's width")
 
 
-async def _video_file(request: Request, who: Identity, file_id: str) -> Any:
+async def _video_file(request: Request, who: Identity, file_id: str) -> VodFile:
     row = await services(request).library.get(who.app_id, file_id)
     if row.status == -1:
         raise LivetapeError(Catalogue.CONFLICT, f"file {file_id} is not stored yet")
