@@ -124,8 +124,11 @@ async def run_worker(settings: Settings, *, parent_pid: int | None = None) -> No
     await db.start(run_migrations=parent_pid is None)  # a server's own workers: it migrated
     worker = Worker(settings, db)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.request_stop)
+    loop.add_signal_handler(signal.SIGTERM, worker.request_stop)
+    if parent_pid is None:
+        loop.add_signal_handler(signal.SIGINT, worker.request_stop)
+    else:  # Ctrl+C reaches the whole process group: the server stops its workers itself
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker.start()
     log.info("worker %s started", worker.name)
     try:
