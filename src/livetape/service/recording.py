@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,7 +70,8 @@ class RecordingService:
         self._registry = registry
         self.segments = SegmentLedger(sessions, library)
         self._active: dict[tuple[str, str, str, str], _Active] = {}
-        self._locks: dict[tuple[str, str, str, str], asyncio.Lock] = {}
+        # one lock per stream while requests for it are in flight (then dropped)
+        self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
         self._limits = Limits(
             segment_seconds=settings.segment_seconds,
             idle_timeout_seconds=settings.idle_timeout_seconds,
@@ -91,14 +94,28 @@ class RecordingService:
         if room is None:
             raise LivetapeError(Catalogue.ROOM_NOT_FOUND, f"room {request.room_id!r}")
         key = (who.app_id, request.room_id, user_id, request.src_type)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._serialized(key):
             if request.operation == "start":
                 if room.type == "pair":
                     raise LivetapeError(Catalogue.PAIR_ROOM)
                 recording = await self._start(key, request)
                 return {"recording_id": recording.recording_id}
             return await self._stop(key)
+
+    @asynccontextmanager
+    async def _serialized(self, key: tuple[str, str, str, str]) -> AsyncIterator[None]:
+        """Start/stop requests for one stream run one at a time."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def _start(self, key: tuple[str, str, str, str], request: RecordRequest) -> Recording:
         app_id, room_id, user_id, src_type = key
