@@ -6,14 +6,21 @@ import asyncio
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from livetape.client.api import ApiError, LivetapeClient
 from livetape.client.media import EncodedMedia
+from livetape.db.models import VodFile
+from livetape.db.session import driver_url
 
 from .conftest import ServerFactory
 from .flow import download, files_of, publishing, wait_for
 from .media import probe
+from .server import LiveServer
 
 FPS = 30
 
@@ -83,14 +90,36 @@ async def test_server_killed_mid_recording_recovers_the_file(
             frames_before_kill = await wait_for(written, timeout=20)
             server.kill()
         recorded_seconds = frames_before_kill / FPS
+        # as if an earlier finalize of this segment had been cut off half-way: a row at
+        # status -1 with its object already stored; recovery must not leave it beside the
+        # file it makes
+        stale = leave_half_stored_copy(server, recording_id)
         server.start()
         state = await api.get_recording(recording_id)
         assert state["state"] == "ended" and state["end_reason"] == "recovered"
         assert len(state["file_ids"]) == 1
-        entry = (await files_of(api, "survivor"))[0]
-        assert entry["status"] == 2
+        (entry,) = await files_of(api, "survivor")
+        assert entry["status"] == 2 and not stale.exists()
         path = await download(entry["play_set"][0]["url"], tmp_path / "survivor.mp4")
     info = probe(path)
     assert info["video"]["first_keyframe"] is True and "audio" in info
     assert recorded_seconds - 2.0 <= info["duration"] <= recorded_seconds + 1.0
     assert "recovered 1 recording" in server.log_text()
+
+
+def leave_half_stored_copy(server: LiveServer, recording_id: str) -> Path:
+    """A status -1 library row for the first segment of ``recording_id`` and its stored object."""
+    url = driver_url(server.database_url or f"sqlite:///{server.data_dir / 'livetape.db'}",
+                     use_async=False)
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add(VodFile(
+            file_id="stale1", app_id=server.app_id, file_name="survivor", status=-1,
+            storage_key=f"{server.app_id}/stale1/f0.mp4", size=0, duration=0.0,
+            recording_id=recording_id, segment_seq=1, room_id="room-1", user_id="alice",
+            src_type="camera", class_id=0, tags=[], create_time=datetime.now(UTC)))
+    engine.dispose()
+    stored = server.data_dir / "storage" / server.app_id / "stale1" / "f0.mp4"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"half")
+    return stored.parent

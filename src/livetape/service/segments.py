@@ -36,6 +36,9 @@ class SegmentLedger:
         """fMP4 part -> standard MP4 -> library. On failure the part is kept on disk."""
         final = part.with_name(part.name.replace(".part.mp4", ".mp4"))
         try:
+            if await self._library.discard_unstored(recording.recording_id, seq):
+                log.warning("recording %s segment %d: dropped a half-stored copy from before "
+                            "a crash", recording.recording_id, seq)
             if not await asyncio.to_thread(remux, part, final):
                 await self._set(recording.recording_id, seq, "empty", None)
                 await asyncio.to_thread(part.unlink, missing_ok=True)

@@ -111,6 +111,19 @@ class Library:
         await self._process_landed(source, file_id, info)
         return file_id
 
+    async def discard_unstored(self, recording_id: str, segment_seq: int) -> int:
+        """Drop rows (and any objects) a crash left at status -1 for this segment, before
+        it is finalized again; returns how many."""
+        async with self._sessions() as session:
+            stale = list(await session.scalars(select(VodFile).where(
+                VodFile.recording_id == recording_id, VodFile.segment_seq == segment_seq,
+                VodFile.status == STATUS_NOT_STORED)))
+        for row in stale:
+            await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
+            async with self._sessions() as session, session.begin():
+                await session.execute(sql_delete(VodFile).where(VodFile.file_id == row.file_id))
+        return len(stale)
+
     async def _process_landed(self, source: Provenance, file_id: str, info: MediaInfo) -> None:
         """Queue what a landed file gets: a cover, and what start recording asked for."""
         settings = self._settings
