@@ -56,6 +56,7 @@ OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/app"): {},
     ("PATCH", "/v1/app"): {"json": {}},
     ("GET", "/v1/app/keys"): {},
+    ("GET", "/v1/billing/usage"): {},
     ("POST", "/v1/app/keys/rotate"): {"json": {"grace_seconds": 0}},
 }
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..billing.traffic import TrafficMeter, TrafficMiddleware
 from ..config import Settings
 from ..db.session import Database
 from ..errors import Catalogue, LivetapeError
@@ -31,7 +32,7 @@ from ..vod.playback import TrialIndex
 from ..vod.pool import WorkerPool
 from ..vod.processor import clear_work_folder
 from ..vod.signing import PlayGuard
-from . import classes, media, processing, record, rooms, settings, vod, web, whip
+from . import billing, classes, media, processing, record, rooms, settings, vod, web, whip
 from .deps import Services
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ async def _sweep_expired(library: Library, every: float) -> None:
 
 def create_app(config: Settings) -> FastAPI:
     """A livetape server for ``config``; nothing starts until the lifespan runs."""
+    traffic = TrafficMeter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +74,7 @@ def create_app(config: Settings) -> FastAPI:
         )
         sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
         clear_work_folder(config)
+        traffic.start(library.usage, config.usage_flush_seconds)
         workers = WorkerPool(config)
         workers.start()
         app.state.workers = workers
@@ -80,6 +83,7 @@ def create_app(config: Settings) -> FastAPI:
         finally:
             sweeper.cancel()
             await workers.stop()
+            await traffic.stop()
             await recordings.shutdown()
             await room_service.shutdown()
             await db.stop()
@@ -88,6 +92,7 @@ def create_app(config: Settings) -> FastAPI:
         title="livetape", version=__version__, lifespan=lifespan,
         description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
     )
+    app.add_middleware(TrafficMiddleware, meter=traffic)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
         expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
@@ -115,6 +120,6 @@ def create_app(config: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod, classes, processing, media, settings, web):
+    for module in (rooms, whip, record, vod, classes, processing, media, settings, billing, web):
         app.include_router(module.router)
     return app

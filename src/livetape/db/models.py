@@ -242,3 +242,18 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class UsageDay(Base):
+    """One meter of one app on one UTC day: bytes sent, peak bytes stored, output seconds.
+
+    Counters (traffic, transcoding) are added to; the storage peak is raised to the highest
+    level seen that day. Bills are made from these rows once a day is over.
+    """
+
+    __tablename__ = "usage_days"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    meter: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

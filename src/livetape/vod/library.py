@@ -18,6 +18,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..billing.usage import UsageLedger
 from ..config import Settings
 from ..db.models import Job, Rendition, Snapshot, VodFile
 from ..errors import Catalogue, LivetapeError
@@ -87,6 +88,7 @@ class Library:
         self.storage = storage
         self.jobs = jobs
         self._settings = settings
+        self.usage = UsageLedger(sessions)
 
     async def add_recorded(self, source: Provenance, path: Path, info: MediaInfo) -> str:
         """Store a finished MP4 (the local file is consumed) and return its file id."""
@@ -108,6 +110,7 @@ class Library:
             stored = await session.get(VodFile, file_id)
             assert stored is not None
             stored.status, stored.size = STATUS_NORMAL, size
+        await self.usage.note_storage(source.app_id)
         await self._process_landed(source, file_id, info)
         return file_id
 
@@ -177,6 +180,7 @@ class Library:
             for model in (Rendition, Snapshot):
                 await session.execute(sql_delete(model).where(model.file_id == file_id))
             await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
+        await self.usage.note_storage(app_id)  # the day's peak keeps what was stored before
 
     async def extras(self, file_ids: list[str], *, jobs: bool = False) -> dict[str, FileExtras]:
         """Renditions and images (and jobs, when asked) of some files, by file id."""

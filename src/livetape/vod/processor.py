@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..billing.usage import UsageLedger, transcode_meter
 from ..config import Settings
 from ..db.models import App, Job, Rendition, Snapshot, VodFile
 from ..processing import Image, Output, cover, snapshots, transcode, watermark
@@ -39,6 +40,7 @@ class Processor:
         self._settings = settings
         self._sessions = sessions
         self._storage = storage
+        self._usage = UsageLedger(sessions)
 
     async def run(self, job: Job, progress: Progress) -> None:
         async with self._sessions() as session:
@@ -96,6 +98,14 @@ class Processor:
             await self._still_there(file, session)
             for output in result.outputs:
                 await self._save_rendition(session, file, output)
+        await self._metered(file, result.outputs)
+
+    async def _metered(self, file: VodFile, outputs: list[Output]) -> None:
+        """Transcoding is billed by output time per resolution tier; storage by its peak."""
+        for output in outputs:
+            meter = transcode_meter(output.width, output.height)
+            await self._usage.add(file.app_id, meter, round(output.duration * 1000))
+        await self._usage.note_storage(file.app_id)
 
     async def _save_rendition(self, session: AsyncSession, file: VodFile, output: Output) -> None:
         await session.execute(delete(Rendition).where(
@@ -153,6 +163,7 @@ class Processor:
         async with self._sessions() as session, session.begin():
             await self._still_there(file, session)
             await self._save_rendition(session, file, result.output)
+        await self._metered(file, [result.output])
 
 
 def clear_work_folder(settings: Settings) -> None:

@@ -1,0 +1,91 @@
+"""Counting the bytes the file server sends, per app: an ASGI middleware.
+
+It sits in front of ``/media/<app_id>/...`` and adds up the body bytes each response hands
+to the server (a partial range counts what it sent; HEAD and 304 count nothing), in memory;
+``flush()`` moves the totals into the usage ledger, every ``flush_seconds`` and at stop.
+A crash loses at most the last interval's count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from contextlib import suppress
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .usage import TRAFFIC, UsageLedger, today
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/media/"
+
+
+class TrafficMeter:
+    """Totals of bytes sent, by (app, day), waiting to be flushed to the ledger."""
+
+    def __init__(self) -> None:
+        self.pending: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._ledger: UsageLedger | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def count(self, app_id: str, sent: int) -> None:
+        self.pending[(app_id, today())] += sent
+
+    def start(self, ledger: UsageLedger, flush_seconds: float) -> None:
+        self._ledger = ledger
+        self._task = asyncio.create_task(self._flush_every(flush_seconds))
+
+    async def _flush_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.flush()
+            except Exception:  # the database may be away: the totals wait for the next try
+                log.exception("traffic flush failed")
+
+    async def flush(self) -> None:
+        if self._ledger is None:
+            return
+        taken, self.pending = self.pending, defaultdict(int)
+        for (app_id, day), sent in taken.items():
+            try:
+                await self._ledger.add(app_id, TRAFFIC, sent, day)
+            except Exception:
+                self.pending[(app_id, day)] += sent  # keep it for the next flush
+                raise
+
+    async def stop(self) -> None:
+        """Stop the flusher and flush what is left (idempotent)."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+
+class TrafficMiddleware:
+    def __init__(self, app: ASGIApp, meter: TrafficMeter) -> None:
+        self.app = app
+        self.meter = meter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        app_id = path[len(PREFIX):].split("/", 1)[0]
+        status = 0
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            body = message.get("body", b"") if message["type"] == "http.response.body" else b""
+            if body and status in (200, 206):  # sent: only media, not error bodies
+                self.meter.count(app_id, len(body))
+
+        await self.app(scope, receive, counted)
