@@ -12,7 +12,7 @@ from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 
 from .conftest import ServerFactory
-from .flow import record_all_of, wait_for
+from .flow import publishing, record_all_of, wait_for
 
 
 async def today(api: LivetapeClient) -> dict[str, Any]:
@@ -76,3 +76,36 @@ async def test_usage_is_metered_exactly(start_server: ServerFactory, backend: st
                                                               "to": "2026-01-01"},
                     headers={"Authorization": f"Bearer {server.secret_key}"})
     assert (bad.status_code, bad.json()["code"]) == (400, 1000)
+
+
+async def test_an_empty_balance_refuses_recording_with_code_2(start_server: ServerFactory) -> None:
+    server = start_server(billing_enforce="true")
+    headers = {"Authorization": f"Bearer {server.secret_key}"}
+    start = {"operation": "start", "room_id": "room-1", "user_id": "alice", "file_name": "paid"}
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        async with publishing(server, EncodedMedia.synthetic(3.0), loop=True):
+            refused = httpx.post(f"{server.url}/v1/record", json=start, headers=headers)
+            assert (refused.status_code, refused.json()["code"]) == (402, 2)
+            assert "top up" in refused.json()["hint"]
+            assert (await api.get_room("room-1"))["recordings"] == []  # nothing recorded
+
+            first = await asyncio.to_thread(server.cli, "billing", "topup", server.app_id,
+                                            "12.5", "--ref", "order-1")
+            assert (first["added"], first["balance"]) == (True, "12.5000")
+            again = await asyncio.to_thread(server.cli, "billing", "topup", server.app_id,
+                                            "12.5", "--ref", "order-1")
+            assert (again["added"], again["balance"]) == (False, "12.5000")  # counted once
+            balance = (await api._call("GET", "/v1/billing/balance"))
+            assert balance["balance"] == "12.5000"
+            assert [(e["kind"], e["ref"]) for e in balance["entries"]] == [("topup", "order-1")]
+
+            started = httpx.post(f"{server.url}/v1/record", json=start, headers=headers)
+            assert started.status_code == 200, started.text
+            recording_id = started.json()["recording_id"]
+
+            async def writing() -> bool:
+                state = await api.get_recording(recording_id)
+                return bool(state.get("written", {}).get("video", 0))
+
+            await wait_for(writing, timeout=20)
+            assert len(await api.stop_recording("room-1", user_id="alice")) == 1

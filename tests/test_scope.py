@@ -57,6 +57,7 @@ OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/app"): {"json": {}},
     ("GET", "/v1/app/keys"): {},
     ("GET", "/v1/billing/usage"): {},
+    ("GET", "/v1/billing/balance"): {},
     ("POST", "/v1/app/keys/rotate"): {"json": {"grace_seconds": 0}},
 }
 

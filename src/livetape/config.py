@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         2.0, ge=0, description="How long the file server remembers a file's status and its "
         "app's signing key (changes made on other servers show after this).",
     )
+    billing_enforce: bool = Field(
+        False, description="Refuse to start recordings (code 2) for apps whose balance is at "
+        "or below zero. Off by default: a self-hosted install meters without charging.",
+    )
     usage_flush_seconds: float = Field(
         5.0, gt=0, description="How often counted playback traffic is written to the usage "
         "ledger (a crash loses at most this much of the count).",

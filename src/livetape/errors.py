@@ -37,7 +37,7 @@ class Catalogue:
     )
     BALANCE_INSUFFICIENT = ErrorKind(
         2, "balance_insufficient", "the app's VOD balance is insufficient",
-        "top up the app's balance", 402,
+        "top up the app's balance: livetape billing topup APP_ID AMOUNT", 402,
     )
     INVALID_PARAMETER = ErrorKind(
         1000, "invalid_parameter", "invalid parameter", "see the message for the field", 400,

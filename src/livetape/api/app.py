@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..billing.balance import Balances
 from ..billing.traffic import TrafficMeter, TrafficMiddleware
 from ..config import Settings
 from ..db.session import Database
@@ -71,6 +72,7 @@ def create_app(config: Settings) -> FastAPI:
             config, db, AppService(db.sessions), room_service, recordings, library,
             ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
             TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
+            Balances(db.sessions),
         )
         sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
         clear_work_folder(config)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ..billing.balance import Balances
 from ..config import Settings
 from ..db.session import Database
 from ..errors import Catalogue, LivetapeError
@@ -35,6 +36,7 @@ class Services:
     guard: PlayGuard
     trials: TrialIndex
     lookup: MediaLookup
+    balances: Balances
 
 
 def services(request: Request) -> Services:

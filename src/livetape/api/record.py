@@ -46,6 +46,10 @@ async def record(
         if app is not None and not app.record_enabled:
             raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "recording is off for this app",
                                 hint="PATCH /v1/app {\"record_enabled\": true}")
+        if svc.settings.billing_enforce and await svc.balances.balance(who.app_id) <= 0:
+            raise LivetapeError(Catalogue.BALANCE_INSUFFICIENT,
+                                "the app's balance is at or below zero",
+                                hint="top up: `livetape billing topup APP_ID AMOUNT`")
         if not await svc.classes.exists(who.app_id, parsed.class_id):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no class {parsed.class_id}")
         if parsed.watermark and (app is None or not app.watermark_key):

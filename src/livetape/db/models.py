@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -257,3 +257,18 @@ class UsageDay(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
     meter: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BalanceEntry(Base):
+    """One movement of an app's balance, in micro-CNY (1e-6): a top-up (+) or a day's bill
+    (-). The balance is their sum; ``ref`` makes each movement happen once."""
+
+    __tablename__ = "balance_entries"
+    __table_args__ = (UniqueConstraint("app_id", "kind", "ref", name="uq_balance_once"),)
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    kind: Mapped[str] = mapped_column(String(8))  # "topup" | "bill"
+    ref: Mapped[str] = mapped_column(String(64))  # top-up reference, or the bill's day
+    amount: Mapped[int] = mapped_column(BigInteger)  # micro-CNY, signed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -38,6 +38,7 @@ class Identity:
 
 class AppService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
         self._sessions = sessions
         self.keys = KeyService(sessions)
 
