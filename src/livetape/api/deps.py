@@ -72,8 +72,8 @@ def base_url(request: Request) -> str:
 async def play_urls(request: Request, app_id: str, *, exper: int = 0, rlimit: int = 0) -> PlayUrls:
     """The URL maker for an app's play URLs: signed (one fresh grant) when the app signs."""
     svc = services(request)
-    app = await svc.apps.get(app_id)
-    if app is None or not app.sign_play_urls:
+    signing = await svc.lookup.signing(app_id)  # the key the media route checks against
+    if signing is None or not signing.required:
         return PlayUrls(base_url(request), "", None)
     grant = new_grant(svc.settings.play_url_ttl_seconds, exper=exper, rlimit=rlimit)
-    return PlayUrls(base_url(request), app.play_key, grant)
+    return PlayUrls(base_url(request), signing.key, grant)

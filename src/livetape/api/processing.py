@@ -68,11 +68,8 @@ async def convert(
     row = await _video_file(request, who, file_id)
     if not body.definitions:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "definitions is empty")
-    if body.watermark and row.video_codec is None:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, "an audio-only file has no picture "
-                            "to watermark")
     if body.watermark:
-        await _require_watermark(request, who.app_id)
+        await _watermarkable(request, who.app_id, row)
     definitions = sorted(set(body.definitions))
     jobs = [await svc.jobs.enqueue(who.app_id, file_id, "transcode",
                                    {"definitions": definitions})]
@@ -115,18 +112,23 @@ async def watermark_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
     row = await _video_file(request, who, file_id)
-    if row.video_codec is None:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, "an audio-only file has no picture")
-    await _require_watermark(request, who.app_id)
+    await _watermarkable(request, who.app_id, row)
     job = await services(request).jobs.enqueue(who.app_id, file_id, "watermark", {})
     return {"code": 0, "message": "ok", "task_id": job.job_id, **JobQueue.describe(job)}
 
 
-async def _require_watermark(request: Request, app_id: str) -> None:
-    app = await services(request).apps.get(app_id)
+def require_watermark(app: App | None) -> None:
+    """Watermarking needs the app's watermark template (start recording checks it too)."""
     if app is None or not app.watermark_key:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "the app has no watermark: upload a "
                             "PNG with PUT /v1/vod/watermark first")
+
+
+async def _watermarkable(request: Request, app_id: str, row: VodFile) -> None:
+    if row.video_codec is None:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, "an audio-only file has no picture "
+                            "to watermark")
+    require_watermark(await services(request).apps.get(app_id))
 
 
 @router.get("/jobs", summary="Processing jobs (newest first)")

@@ -10,6 +10,7 @@ from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..service.requests import parse_record_request
 from .deps import identity, services
+from .processing import require_watermark
 
 router = APIRouter(prefix="/v1", tags=["record"])
 
@@ -52,9 +53,8 @@ async def record(
                                 hint="top up: `livetape billing topup APP_ID AMOUNT`")
         if not await svc.classes.exists(who.app_id, parsed.class_id):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no class {parsed.class_id}")
-        if parsed.watermark and (app is None or not app.watermark_key):
-            raise LivetapeError(Catalogue.INVALID_PARAMETER, "watermark=true but the app has no "
-                                "watermark: upload a PNG with PUT /v1/vod/watermark first")
+        if parsed.watermark:
+            require_watermark(app)
     result = await svc.recordings.handle(who, parsed)
     return {"code": 0, "message": "ok", **result}
 

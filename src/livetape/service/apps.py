@@ -39,14 +39,13 @@ class Identity:
 class AppService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self._sessions = sessions
         self.keys = KeyService(sessions)
 
     async def create(self, name: str, *, vod: bool = True) -> App:
         app = App(app_id=f"{int(time.time()) % 10**6:06d}{secrets.randbelow(10**4):04d}",
                   name=name, secret_key=new_secret(),
                   play_key=secrets.token_hex(16), sign_play_urls=True, vod_activated=vod)
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             session.add(app)
             await session.flush()
             session.add(new_key(app.app_id, app.secret_key))
@@ -54,19 +53,19 @@ class AppService:
 
     async def set_vod(self, app_id: str, activated: bool) -> App | None:
         """Activate (or deactivate) VOD for an app; None when there is no such app."""
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             app = await session.get(App, app_id)
             if app is not None:
                 app.vod_activated = activated
             return app
 
     async def first_named(self, name: str) -> App | None:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             result = await session.scalars(select(App).where(App.name == name).limit(1))
             return result.first()
 
     async def get(self, app_id: str) -> App | None:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await session.get(App, app_id)
 
     async def by_secret(self, secret_key: str) -> App | None:

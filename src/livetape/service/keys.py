@@ -9,18 +9,14 @@ Revoking stops a key at once; the current key cannot be revoked (rotate first).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import App, AppKey
+from ..db.models import App, AppKey, utcnow
 from ..errors import Catalogue, LivetapeError
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_secret() -> str:
@@ -29,7 +25,7 @@ def new_secret() -> str:
 
 def new_key(app_id: str, secret: str) -> AppKey:
     return AppKey(key_id=f"key_{secrets.token_hex(6)}", app_id=app_id, secret=secret,
-                  created_at=now())
+                  created_at=utcnow())
 
 
 def mask(secret: str) -> str:
@@ -49,14 +45,14 @@ class KeyService:
         """The app whose valid (current or in-grace) key this is."""
         async with self._sessions() as session:
             key = await session.scalar(select(AppKey).where(AppKey.secret == secret,
-                                                            _valid(now())))
+                                                            _valid(utcnow())))
             return await session.get(App, key.app_id) if key is not None else None
 
     async def secrets_of(self, app: App) -> list[str]:
         """Every valid secret of the app, the current one first (to verify tokens)."""
         async with self._sessions() as session:
             rows = await session.scalars(select(AppKey.secret).where(
-                AppKey.app_id == app.app_id, _valid(now())))
+                AppKey.app_id == app.app_id, _valid(utcnow())))
             others = [s for s in rows if s != app.secret_key]
         return [app.secret_key, *others]
 
@@ -65,7 +61,7 @@ class KeyService:
             app = await session.get(App, app_id)
             keys = list(await session.scalars(select(AppKey).where(AppKey.app_id == app_id)
                                               .order_by(AppKey.created_at)))
-        at = now()
+        at = utcnow()
         current = app.secret_key if app is not None else ""
         return [{
             "key_id": key.key_id, "secret": mask(key.secret),
@@ -85,7 +81,7 @@ class KeyService:
                 raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
             old = await session.scalar(select(AppKey).where(AppKey.secret == app.secret_key))
             if old is not None:
-                old.expires_at = now() + timedelta(seconds=grace_seconds)
+                old.expires_at = utcnow() + timedelta(seconds=grace_seconds)
             key = new_key(app_id, secret)
             session.add(key)
             app.secret_key = secret
@@ -100,4 +96,4 @@ class KeyService:
             if key.secret == app.secret_key:
                 raise LivetapeError(Catalogue.CONFLICT, "the current key cannot be revoked",
                                     hint="rotate first, then revoke the old key")
-            key.revoked_at = key.revoked_at or now()
+            key.revoked_at = key.revoked_at or utcnow()

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import Job, VodFile
+from ..db.models import Job, VodFile, utcnow
 from ..errors import Catalogue, LivetapeError
 
 KINDS = ("transcode", "snapshot", "watermark")
 CHANGES_STATUS = ("transcode", "watermark")  # these put the file in status 4, then 2 or 7
 STATUS_NORMAL, STATUS_PROCESSING, STATUS_FAILED = 2, 4, 7
 PENDING = ("queued", "running")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_job_id() -> str:
@@ -46,7 +42,7 @@ class JobQueue:
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         job = Job(job_id=new_job_id(), app_id=app_id, file_id=file_id, kind=kind,
-                  params=params, state="queued", progress=0.0, attempts=0, created_at=now())
+                  params=params, state="queued", progress=0.0, attempts=0, created_at=utcnow())
         async with self._sessions() as session, session.begin():
             session.add(job)
             if kind in CHANGES_STATUS:
@@ -81,7 +77,7 @@ class JobQueue:
     async def claim(self, worker: str, lease_seconds: float) -> Job | None:
         """Take the oldest queued job (or one whose lease ran out) for ``worker``."""
         for _ in range(5):  # another worker may win a race: try the next candidate
-            current = now()
+            current = utcnow()
             claimable = or_(Job.state == "queued",
                             and_(Job.state == "running", Job.lease_until < current))
             async with self._sessions() as session, session.begin():
@@ -113,7 +109,7 @@ class JobQueue:
                 update(Job).where(Job.job_id == job.job_id, Job.worker == job.worker,
                                   Job.attempts == job.attempts, Job.state == "running")
                 .values(progress=round(progress, 1),
-                        lease_until=now() + timedelta(seconds=lease_seconds))
+                        lease_until=utcnow() + timedelta(seconds=lease_seconds))
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -133,7 +129,7 @@ class JobQueue:
             result = await session.execute(
                 update(Job).where(Job.job_id == job.job_id, Job.worker == job.worker,
                                   Job.attempts == job.attempts, Job.state == "running")
-                .values(state="done", progress=100.0, finished_at=now(), lease_until=None,
+                .values(state="done", progress=100.0, finished_at=utcnow(), lease_until=None,
                         error="")
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -155,7 +151,7 @@ class JobQueue:
     async def _fail_in(self, session: AsyncSession, job: Job, reason: str) -> None:
         await session.execute(
             update(Job).where(Job.job_id == job.job_id)
-            .values(state="failed", finished_at=now(), lease_until=None, error=reason[:1000])
+            .values(state="failed", finished_at=utcnow(), lease_until=None, error=reason[:1000])
         )
         if job.kind in CHANGES_STATUS:
             await session.execute(
@@ -183,7 +179,7 @@ class JobQueue:
         """Drop the jobs of a deleted file (a running one finds its file gone)."""
         await session.execute(
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
-            .values(state="failed", error="file deleted", finished_at=now())
+            .values(state="failed", error="file deleted", finished_at=utcnow())
         )
 
     @staticmethod
