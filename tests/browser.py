@@ -111,3 +111,40 @@ def serve_html(html: str) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+# Screen capture (getDisplayMedia) in headless Chromium, measured with Debian's Chromium 156:
+# - with CHROMIUM_ARGS (--use-fake-ui-for-media-stream + --use-fake-device-for-media-stream)
+#   getDisplayMedia answers at once with Chromium's fake screen ("screen:-3:0", a generated
+#   pattern, 1280x720 at 30 fps unless constraints ask otherwise; "Fake audio" with audio);
+# - a real capture of rendered pixels: drop --use-fake-ui-for-media-stream (with it the fake
+#   UI picks a screen, and without the fake device that fails: NotReadableError) and add
+#   --auto-select-tab-capture-source-by-title=TITLE: the picker is skipped and the tab with
+#   that title is captured at its viewport size, 30 fps, with "Tab audio". Closing that tab
+#   ends the tracks, like the user's "Stop sharing". --auto-accept-this-tab-capture does the
+#   same for getDisplayMedia({preferCurrentTab: true}) (the calling tab itself). The camera
+#   then needs the permission granted by the browser context (permissions=["camera",
+#   "microphone"]); --use-fake-device-for-media-stream still supplies it.
+# --auto-select-desktop-capture-source=... alone (no fake UI, no fake device) waits for a
+# picker that headless never shows.
+TAB_CAPTURE_ARGS = [arg for arg in CHROMIUM_ARGS if arg != "--use-fake-ui-for-media-stream"]
+
+
+@asynccontextmanager
+async def chromium_capturing_tab(title: str, **launch_options: Any) -> AsyncIterator[Browser]:
+    """A headless Chromium whose getDisplayMedia captures the tab titled ``title`` (real
+    pixels, no picker); grant camera/microphone on the context (``new_context(permissions=
+    ["camera", "microphone"])``) to use the fake camera too. Skips like :func:`chromium`."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=[*TAB_CAPTURE_ARGS, f"--auto-select-tab-capture-source-by-title={title}"],
+            **launch_options,
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -5,9 +5,10 @@
  *   import { Livetape, LivetapeError } from "https://livetape.example/sdk/livetape.js";
  *   const lt = new Livetape({ url: "https://livetape.example", token, room: "class-1" });
  *   await lt.publish({ camera: true });
- *   await lt.startRecording({ fileName: "lesson-1" });
- *   const fileIds = await lt.stopRecording();
- *   await lt.leave();
+ *   await lt.publish({ screen: true });          // a second WHIP session, at the same time
+ *   await lt.startRecording({ fileName: "lesson-1", srcType: "screen" });
+ *   const fileIds = await lt.stopRecording({ srcType: "screen" });
+ *   await lt.leave();                             // ends both
  *
  * Errors from the server are thrown as {@link LivetapeError} with the error table's
  * `code`, `message` and `hint`.
@@ -47,10 +48,17 @@ export class LivetapeError extends Error {
 
 /**
  * One published stream (a WHIP session). Get it from {@link Livetape#publish}.
+ *
+ * When every track of its stream has ended by itself (the user clicked the browser's "Stop
+ * sharing", closed the shared tab, unplugged the camera) the publication leaves the room on
+ * its own, so the server ends its recording at once (`publisher_left`) rather than after the
+ * idle timeout, and fires an `"ended"` event (a CustomEvent; `detail.error` is set if the
+ * DELETE failed).
  */
-export class Publication {
+export class Publication extends EventTarget {
   /** @internal */
   constructor(client, srcType, pc, stream, location, ownsTracks) {
+    super();
     /** @type {"camera"|"screen"} */
     this.srcType = srcType;
     /** @type {RTCPeerConnection} */
@@ -62,23 +70,37 @@ export class Publication {
     this._client = client;
     this._ownsTracks = ownsTracks;
     this._left = false;
+    const onEnded = () => {
+      if (this._left || !stream.getTracks().every((track) => track.readyState === "ended")) {
+        return;
+      }
+      this.leave().then(() => null, (error) => error)
+        .then((error) => this.dispatchEvent(new CustomEvent("ended", { detail: { error } })));
+    };
+    stream.getTracks().forEach((track) => track.addEventListener("ended", onEnded));
   }
 
   /**
-   * What is being sent, from the connection's statistics: the negotiated codecs' MIME types
-   * and the counters of the outbound RTP streams.
+   * What is being sent, from the connection's statistics: the negotiated codecs' MIME types,
+   * the counters of the outbound RTP streams and the video's current encoded size and frame
+   * rate (0 until the encoder reports them; it adapts them to the bandwidth).
    * @returns {Promise<{video: string|null, audio: string|null, framesSent: number,
-   *   bytesSent: number}>}
+   *   bytesSent: number, width: number, height: number, framesPerSecond: number}>}
    */
   async stats() {
     const report = await this.pc.getStats();
-    const out = { video: null, audio: null, framesSent: 0, bytesSent: 0 };
+    const out = { video: null, audio: null, framesSent: 0, bytesSent: 0, width: 0, height: 0,
+                  framesPerSecond: 0 };
     report.forEach((entry) => {
       if (entry.type !== "outbound-rtp") return;
       const codec = entry.codecId ? report.get(entry.codecId) : null;
       if (codec) out[entry.kind] = codec.mimeType;
       out.bytesSent += entry.bytesSent || 0;
-      if (entry.kind === "video") out.framesSent += entry.framesSent || 0;
+      if (entry.kind !== "video") return;
+      out.framesSent += entry.framesSent || 0;
+      out.width = entry.frameWidth || out.width;
+      out.height = entry.frameHeight || out.height;
+      out.framesPerSecond = entry.framesPerSecond || out.framesPerSecond;
     });
     return out;
   }
@@ -135,6 +157,12 @@ export class Livetape {
    * Publish a stream into the room over WHIP, preferring H.264 (recorded without
    * re-encoding) and Opus. Exactly one source: `camera` (true or getUserMedia constraints),
    * `screen` (true or getDisplayMedia options) or `stream` (your own MediaStream).
+   * Each call is one WHIP session: publish the camera and the screen with two calls and both
+   * go out at once (one of each source type per user; a second of the same type answers
+   * 1002). `screen: true` asks for `{video: true, audio: true}`: the browser's picker
+   * offers screens, windows and tabs (tab audio where the browser shares it; a screen
+   * without audio is published video-only). Browsers let a page call getDisplayMedia only
+   * from a user gesture (a click handler).
    *
    * @param {object} options
    * @param {boolean|MediaStreamConstraints} [options.camera]
@@ -143,7 +171,9 @@ export class Livetape {
    * @param {"camera"|"screen"} [options.srcType] the stream's source type (default "screen"
    *   for `screen`, else "camera"); a user may publish one of each
    * @returns {Promise<Publication>}
-   * @throws {LivetapeError} when the server refuses (for example 1002: already publishing)
+   * @throws {LivetapeError} when the server refuses (for example 1002: already publishing);
+   *   a DOMException from getUserMedia / getDisplayMedia (NotAllowedError: the user or the
+   *   page's permissions refused)
    */
   async publish({ camera, screen, stream, srcType } = {}) {
     if ([camera, screen, stream].filter(Boolean).length !== 1) {
@@ -253,7 +283,8 @@ export class Livetape {
   }
 
   /**
-   * Leave the room: end every publication of this client (see {@link Publication#leave}).
+   * Leave the room: end every publication of this client, camera and screen (see
+   * {@link Publication#leave}).
    * @returns {Promise<void>}
    */
   async leave() {
