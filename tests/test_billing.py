@@ -91,12 +91,12 @@ async def test_an_empty_balance_refuses_recording_with_code_2(start_server: Serv
 
             first = await asyncio.to_thread(server.cli, "billing", "topup", server.app_id,
                                             "12.5", "--ref", "order-1")
-            assert (first["added"], first["balance"]) == (True, "12.5000")
+            assert (first["added"], first["balance"]) == (True, "12.500000")
             again = await asyncio.to_thread(server.cli, "billing", "topup", server.app_id,
                                             "12.5", "--ref", "order-1")
-            assert (again["added"], again["balance"]) == (False, "12.5000")  # counted once
+            assert (again["added"], again["balance"]) == (False, "12.500000")  # counted once
             balance = (await api._call("GET", "/v1/billing/balance"))
-            assert balance["balance"] == "12.5000"
+            assert balance["balance"] == "12.500000"
             assert [(e["kind"], e["ref"]) for e in balance["entries"]] == [("topup", "order-1")]
 
             started = httpx.post(f"{server.url}/v1/record", json=start, headers=headers)

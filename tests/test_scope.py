@@ -42,6 +42,8 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/v1/app/keys/{key_id}"): {},
     ("GET", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
     ("HEAD", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
+    # operator only: an app's key cannot top up any balance, its own included
+    ("POST", "/v1/operator/apps/{app_id}/topup"): {"json": {"amount": "5", "ref": "stolen"}},
 }
 OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/tokens"): {"json": {"user_id": "alice"}},
@@ -58,6 +60,9 @@ OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/app/keys"): {},
     ("GET", "/v1/billing/usage"): {},
     ("GET", "/v1/billing/balance"): {},
+    ("GET", "/v1/billing/bills"): {},
+    ("GET", "/v1/billing/plan"): {},
+    ("PUT", "/v1/billing/plan"): {"json": {"mode": "package", "storage_gb": 1}},
     ("POST", "/v1/app/keys/rotate"): {"json": {"grace_seconds": 0}},
 }
 
@@ -134,6 +139,8 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
         classes = (await api._call("GET", "/v1/vod/classes"))["class_set"]
         assert [c["name"] for c in classes] == ["c"]
         assert (await api.app_settings())["app_id"] == server.app_id  # our key still works
+        assert (await api._call("GET", "/v1/billing/balance"))["entries"] == []
+        assert (await api._call("GET", "/v1/billing/plan"))["pending"] is None
     assert other_id != server.app_id
 
 

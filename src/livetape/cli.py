@@ -1,4 +1,4 @@
-"""The ``livetape`` command: serve, app, token, publish, record, vod."""
+"""The ``livetape`` command: serve, app, token, publish, record, vod (billing: billing/cli.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .billing.cli import billing
 from .config import Settings
 
 T = TypeVar("T")
@@ -390,37 +391,4 @@ async def _follow(client: Any, job_ids: list[str], poll: float = 0.5) -> dict[st
     return {"jobs": jobs}
 
 
-@main.group()
-def billing() -> None:
-    """Balances (operator commands, against the database)."""
-
-
-@billing.command("topup")
-@click.argument("app_id")
-@click.argument("amount")
-@click.option("--ref", default=None, help="Reference; a repeated reference counts once.")
-@click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
-def billing_topup(app_id: str, amount: str, ref: str | None, data_dir: str | None) -> None:
-    """Add AMOUNT (CNY, e.g. 100 or 12.50) to APP_ID's balance; prints the new balance."""
-    import secrets
-    from decimal import Decimal, InvalidOperation
-
-    from .billing.balance import Balances, to_cny, to_micro
-
-    try:
-        value = Decimal(amount)
-    except InvalidOperation as exc:
-        raise click.BadParameter(f"not an amount: {amount!r}") from exc
-    if value <= 0:
-        raise click.BadParameter("the amount must be positive")
-    reference = ref or f"topup-{secrets.token_hex(6)}"
-
-    async def top_up(apps: Any) -> Any:
-        if await apps.get(app_id) is None:
-            raise click.ClickException(f"no app {app_id!r}")
-        balances = Balances(apps.sessions)
-        added = await balances.move(app_id, "topup", reference, to_micro(value))
-        return {"app_id": app_id, "ref": reference, "added": added,
-                "balance": to_cny(await balances.balance(app_id))}
-
-    _print_json(_with_apps(_settings(data_dir), top_up))
+main.add_command(billing)

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .billing.prices import PriceTable
+
 
 class Settings(BaseSettings):
     """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables."""
@@ -97,6 +99,30 @@ class Settings(BaseSettings):
     billing_enforce: bool = Field(
         False, description="Refuse to start recordings (code 2) for apps whose balance is at "
         "or below zero. Off by default: a self-hosted install meters without charging.",
+    )
+    billing_playback_grace_seconds: float = Field(
+        86400.0, ge=0, description="With billing_enforce, how long an app's files still play "
+        "after its balance fell to zero or below; then play URLs answer 403 (code 1005). "
+        "Nothing recorded is ever deleted for non-payment.",
+    )
+    billing_run_seconds: float = Field(
+        600.0, gt=0, description="How often the server bills finished days (and notes each "
+        "app's stored total for the day).",
+    )
+    billing_delay_seconds: float = Field(
+        3600.0, ge=0, description="A UTC day is billed this long after it ended, once late "
+        "traffic counts have landed.",
+    )
+    prices: PriceTable = Field(
+        default_factory=lambda: PriceTable.model_validate({}),
+        description="The price table in CNY (JSON; fields left out keep their defaults): "
+        "storage_cny_per_gb_day, traffic_tiers [{up_to_gb, cny_per_gb}], "
+        "transcode_cny_per_minute {sd, hd, fhd, 2k, 4k}, "
+        "package_storage_cny_per_gb_month, package_traffic_cny_per_gb.",
+    )
+    operator_key: str | None = Field(
+        None, min_length=16, description="Bearer key of the operator API (/v1/operator: "
+        "top-ups); unset, that API answers 1001.",
     )
     usage_flush_seconds: float = Field(
         5.0, gt=0, description="How often counted playback traffic is written to the usage "

@@ -62,6 +62,12 @@ class Catalogue:
         "get a fresh play URL from play info (signed URLs expire and may limit viewers or "
         "trial length)", 403, extension=True,
     )
+    PLAYBACK_SUSPENDED = ErrorKind(
+        1005, "playback_suspended",
+        "playback suspended: the app's VOD balance has been at or below zero past the grace "
+        "period", "top up the app's balance (livetape billing topup APP_ID AMOUNT); files are "
+        "kept and play again at once", 403, extension=True,
+    )
     NOT_FOUND = ErrorKind(
         10008, "not_found", "resource not found", "check the id", 404, extension=True,
     )

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..billing.balance import Balances
+from ..billing.bills import Biller, BillingRunner
+from ..billing.plans import PlanBook
 from ..billing.traffic import TrafficMeter, TrafficMiddleware
 from ..config import Settings
 from ..db.session import Database
@@ -65,6 +67,8 @@ def create_app(config: Settings) -> FastAPI:
         library = Library(db.sessions, create_storage(config), jobs, config)
         room_service = RoomService(config, db.sessions, registry)
         recordings = RecordingService(config, db.sessions, registry, library)
+        plans = PlanBook(db.sessions)
+        biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
@@ -72,8 +76,12 @@ def create_app(config: Settings) -> FastAPI:
             config, db, AppService(db.sessions), room_service, recordings, library,
             ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
             TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
-            Balances(db.sessions),
+            Balances(db.sessions), plans, biller,
         )
+        runner = BillingRunner(biller, library.usage, db.sessions,
+                               every=config.billing_run_seconds,
+                               delay=config.billing_delay_seconds)
+        runner.start()
         sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
         clear_work_folder(config)
         traffic.start(library.usage, config.usage_flush_seconds)
@@ -84,6 +92,7 @@ def create_app(config: Settings) -> FastAPI:
             yield
         finally:
             sweeper.cancel()
+            await runner.stop()
             await workers.stop()
             await traffic.stop()
             await recordings.shutdown()

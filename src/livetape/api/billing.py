@@ -1,41 +1,116 @@
-"""Billing over HTTP: the app's daily usage (what the console charts) and its balance."""
+"""Billing over HTTP: the app's daily usage and cost (what the console charts), its bills,
+its billing mode, its balance; and the operator's top-up."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
-from ..billing.balance import to_cny
+from ..billing.balance import to_cny, to_micro
+from ..billing.bills import line_view
+from ..billing.plans import checked
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
-from .deps import server, services
+from .deps import bearer, server, services
 
-router = APIRouter(prefix="/v1/billing", tags=["billing"])
+router = APIRouter(prefix="/v1", tags=["billing"])
 
 MAX_DAYS = 366
 
 
-@router.get("/usage", summary="Daily usage: traffic, storage peak, transcode minutes by tier")
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@router.get("/billing/usage",
+            summary="Daily usage and cost: traffic, storage peak, transcode minutes by tier")
 async def usage(
     request: Request, who: Annotated[Identity, Depends(server)],
     first: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
     last: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
 ) -> dict[str, Any]:
-    last = last or datetime.now(UTC).date()
+    last = last or _today()
     first = first or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
                             f"from must be on or before to, at most {MAX_DAYS} days")
-    days = await services(request).library.usage.series(who.app_id, first, last)
-    return {"code": 0, "message": "ok", "days": days}
+    days = await services(request).biller.statement(who.app_id, first, last)
+    return {"code": 0, "message": "ok", "currency": "CNY", "days": days}
 
 
-@router.get("/balance", summary="The app's balance (CNY) and its latest movements")
+@router.get("/billing/bills", summary="The month's daily bills with their line items")
+async def bills(
+    request: Request, who: Annotated[Identity, Depends(server)],
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
+                                       description="YYYY-MM (UTC); default this month")] = None,
+) -> dict[str, Any]:
+    first = date.fromisoformat(f"{month}-01") if month else _today().replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    found = await services(request).biller.bills(who.app_id, first, last)
+    rows = [{"day": b.day, "mode": b.mode, "amount": to_cny(b.amount),
+             "lines": [line_view(x) for x in b.lines]} for _, b in sorted(found.items())]
+    return {"code": 0, "message": "ok", "currency": "CNY", "month": first.isoformat()[:7],
+            "total": to_cny(sum(b.amount for b in found.values())), "bills": rows}
+
+
+class PlanRequest(BaseModel):
+    mode: str = Field(description="postpaid | package")
+    storage_gb: int = Field(0, description="package: GB of the daily storage peak included")
+    traffic_gb: int = Field(0, description="package: GB of playback traffic per month included")
+
+
+@router.get("/billing/plan", summary="The billing mode in force and any change pending")
+async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    shown = await services(request).plans.view(who.app_id, _today())
+    return {"code": 0, "message": "ok", **shown}
+
+
+@router.put("/billing/plan", summary="Choose postpaid or a package, from the next billing day")
+async def choose_plan(body: PlanRequest, request: Request,
+                      who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    plans = services(request).plans
+    await plans.choose(who.app_id, checked(body.mode, body.storage_gb, body.traffic_gb),
+                       _today())
+    return {"code": 0, "message": "ok", **await plans.view(who.app_id, _today())}
+
+
+@router.get("/billing/balance", summary="The app's balance (CNY) and its latest movements")
 async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
     balances = services(request).balances
     entries = await balances.entries(who.app_id)
     return {"code": 0, "message": "ok", "balance": to_cny(await balances.balance(who.app_id)),
             "entries": [{"kind": e.kind, "ref": e.ref, "amount": to_cny(e.amount),
                          "time": e.created_at.isoformat()} for e in entries]}
+
+
+def operator(request: Request) -> None:
+    """Only the operator (``Authorization: Bearer <LIVETAPE_OPERATOR_KEY>``)."""
+    configured = services(request).settings.operator_key
+    given = bearer(request) or ""
+    if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
+        raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the operator key",
+                            hint="set LIVETAPE_OPERATOR_KEY on the server and send it as "
+                            "'Authorization: Bearer <operator key>'")
+
+
+class TopUp(BaseModel):
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=6, description="CNY")
+    ref: str = Field(min_length=1, max_length=64,
+                     description="your payment's reference; a repeated one counts once")
+
+
+@router.post("/operator/apps/{app_id}/topup", dependencies=[Depends(operator)],
+             summary="Add to an app's balance (operator key)")
+async def top_up(app_id: str, body: TopUp, request: Request) -> dict[str, Any]:
+    svc = services(request)
+    if await svc.apps.get(app_id) is None:
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
+    added = await svc.balances.move(app_id, "topup", body.ref, to_micro(body.amount))
+    svc.lookup.forget_app(app_id)  # playback resumes at once on this server
+    return {"code": 0, "message": "ok", "app_id": app_id, "ref": body.ref, "added": added,
+            "balance": to_cny(await svc.balances.balance(app_id))}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ..billing.balance import Balances
+from ..billing.bills import Biller
+from ..billing.plans import PlanBook
 from ..config import Settings
 from ..db.session import Database
 from ..errors import Catalogue, LivetapeError
@@ -37,6 +39,8 @@ class Services:
     trials: TrialIndex
     lookup: MediaLookup
     balances: Balances
+    plans: PlanBook
+    biller: Biller
 
 
 def services(request: Request) -> Services:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ..errors import Catalogue, LivetapeError
 from ..vod.library import PLAYABLE
 from ..vod.playback import rewrite_playlist, segment_start
 from ..vod.signing import Grant
-from .deps import services
+from .deps import Services, services
 
 router = APIRouter(tags=["media"])
 
@@ -81,6 +82,8 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
         client = request.client.host if request.client else ""
         grant = svc.guard.check(signing.key, request.url.path,
                                 dict(request.query_params), client)
+    if svc.settings.billing_enforce:
+        await _not_suspended(svc, app_id)
     suffix = os.path.splitext(path)[1].lower()
     media_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
     trial = grant.trial_seconds if grant is not None else 0
@@ -112,6 +115,16 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
         kept = ("etag", "last-modified", "cache-control")
         return Response(status_code=304, headers={k: response.headers[k] for k in kept})
     return response
+
+
+async def _not_suspended(svc: Services, app_id: str) -> None:
+    """Playback stops once the balance has been at or below zero past the grace period."""
+    since = await svc.lookup.overdue_since(app_id)
+    grace = svc.settings.billing_playback_grace_seconds
+    if since is not None and (datetime.now(UTC) - since).total_seconds() > grace:
+        raise LivetapeError(Catalogue.PLAYBACK_SUSPENDED,
+                            f"the balance has been at or below zero since {since.isoformat()} "
+                            f"(grace {grace:g} s)")
 
 
 def _bytes_response(request: Request, body: bytes, media_type: str) -> Response:

@@ -7,6 +7,7 @@ so repeating a top-up request or a day's finalization never counts twice.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -23,8 +24,8 @@ def to_micro(cny: Decimal) -> int:
 
 
 def to_cny(micro: int) -> str:
-    """A display amount, to the fen-hundredth (4 decimals), as a string."""
-    return f"{Decimal(micro) / MICRO:.4f}"
+    """An amount as a string of CNY with all 6 decimals: exact, nothing rounded away."""
+    return f"{Decimal(micro) / MICRO:.6f}"
 
 
 class Balances:
@@ -36,6 +37,23 @@ class Balances:
             total = await session.scalar(select(func.coalesce(func.sum(BalanceEntry.amount), 0))
                                          .where(BalanceEntry.app_id == app_id))
         return int(total or 0)
+
+    async def overdue_since(self, app_id: str, opened: datetime) -> datetime | None:
+        """Since when the balance has been at or below zero (``opened``, the app's creation,
+        when it never was above); None while it is above zero."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(BalanceEntry.amount, BalanceEntry.created_at)
+                                         .where(BalanceEntry.app_id == app_id)
+                                         .order_by(BalanceEntry.entry_id))
+            total = 0
+            since: datetime | None = opened
+            for amount, at in rows:
+                total += amount
+                if total > 0:
+                    since = None
+                elif since is None:
+                    since = at
+        return since
 
     async def move(self, app_id: str, kind: str, ref: str, amount: int) -> bool:
         """Record a movement once; False when ``(kind, ref)`` was already recorded."""

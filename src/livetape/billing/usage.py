@@ -2,15 +2,17 @@
 
 Meters: ``traffic_bytes`` (bytes the file server sent for the app's play URLs, partial
 ranges counted by what was sent), ``storage_peak_bytes`` (the day's highest stored total,
-originals and renditions), ``transcode_ms_<tier>`` (rendition output by resolution
-tier: sd, hd, fhd, 2k, 4k). Counters are added to with one UPDATE (an INSERT the first
-time), so servers and workers on several machines can write the same rows.
+originals and renditions), ``storage_bytes`` (the stored total last seen that day, carried
+into the following days that saw no change), ``transcode_ms_<tier>`` (rendition output by
+resolution tier: sd, hd, fhd, 2k, 4k). Counters are added to with one UPDATE (an INSERT the
+first time), so servers and workers on several machines can write the same rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import Rendition, UsageDay, VodFile
 
+Write = Literal["add", "peak", "set"]
+
 TRAFFIC = "traffic_bytes"
 STORAGE_PEAK = "storage_peak_bytes"
+STORAGE_LEVEL = "storage_bytes"
 TIERS = ("sd", "hd", "fhd", "2k", "4k")  # short side up to 480, 720, 1080, 1440, above
 
 
@@ -41,7 +46,7 @@ class UsageLedger:
         self._sessions = sessions
 
     async def note_storage(self, app_id: str) -> int:
-        """Raise today's storage peak to what the app stores now; returns that total."""
+        """Record what the app stores now: today's level, and its peak if higher."""
         async with self._sessions() as session:
             files = await session.scalar(select(func.coalesce(func.sum(VodFile.size), 0))
                                          .where(VodFile.app_id == app_id,
@@ -49,27 +54,31 @@ class UsageLedger:
             renditions = await session.scalar(select(func.coalesce(func.sum(Rendition.size), 0))
                                               .where(Rendition.app_id == app_id))
         total = int(files or 0) + int(renditions or 0)
-        await self.raise_to(app_id, STORAGE_PEAK, total)
+        day = today()
+        await self._write(app_id, day, STORAGE_LEVEL, total, "set")
+        await self._write(app_id, day, STORAGE_PEAK, total, "peak")
         return total
 
     async def add(self, app_id: str, meter: str, amount: int, day: str | None = None) -> None:
         """Add to a counter."""
-        await self._write(app_id, day or today(), meter, amount, peak=False)
+        await self._write(app_id, day or today(), meter, amount, "add")
 
     async def raise_to(self, app_id: str, meter: str, level: int, day: str | None = None) -> None:
         """Raise a peak meter to ``level`` if that is higher than the day's so far."""
-        await self._write(app_id, day or today(), meter, level, peak=True)
+        await self._write(app_id, day or today(), meter, level, "peak")
 
-    async def _write(self, app_id: str, day: str, meter: str, value: int, *, peak: bool) -> None:
+    async def _write(self, app_id: str, day: str, meter: str, value: int, how: Write) -> None:
         where = (UsageDay.app_id == app_id, UsageDay.day == day, UsageDay.meter == meter)
         for _ in range(3):  # a concurrent first INSERT of the same row: update it instead
             async with self._sessions() as session:
                 try:
                     async with session.begin():
                         statement = update(UsageDay).where(*where)
-                        if peak:
+                        if how == "peak":
                             statement = statement.where(UsageDay.value < value).values(
                                 value=value)
+                        elif how == "set":
+                            statement = statement.values(value=value)
                         else:
                             statement = statement.values(value=UsageDay.value + value)
                         done = await session.execute(statement)
@@ -83,8 +92,10 @@ class UsageLedger:
                     continue
         raise RuntimeError(f"could not record usage {meter} for {app_id} on {day}")
 
-    async def series(self, app_id: str, first: date, last: date) -> list[dict[str, Any]]:
-        """Every day from ``first`` to ``last`` (inclusive) with its meters (0 when unused)."""
+    async def days(self, app_id: str, first: date, last: date) -> list[DayUsage]:
+        """Every day from ``first`` to ``last`` (inclusive), unused days as zeros. A day's
+        storage peak is at least what the last earlier day ended with (files stored on a
+        day with no change still count)."""
         async with self._sessions() as session:
             rows = await session.execute(select(UsageDay.day, UsageDay.meter, UsageDay.value)
                                          .where(UsageDay.app_id == app_id,
@@ -93,14 +104,43 @@ class UsageLedger:
             found: dict[str, dict[str, int]] = {}
             for day, meter, value in rows:
                 found.setdefault(day, {})[meter] = value
+            carried = await session.scalar(
+                select(UsageDay.value).where(UsageDay.app_id == app_id,
+                                             UsageDay.meter == STORAGE_LEVEL,
+                                             UsageDay.day < first.isoformat())
+                .order_by(UsageDay.day.desc()).limit(1))
+        level = int(carried or 0)
         days = []
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             day = date.fromordinal(ordinal).isoformat()
             meters = found.get(day, {})
-            days.append({
-                "day": day, TRAFFIC: meters.get(TRAFFIC, 0),
-                STORAGE_PEAK: meters.get(STORAGE_PEAK, 0),
-                "transcode_minutes": {
-                    t: round(meters.get(f"transcode_ms_{t}", 0) / 60000, 3) for t in TIERS},
-            })
+            days.append(DayUsage(
+                day, traffic=meters.get(TRAFFIC, 0),
+                storage_peak=max(level, meters.get(STORAGE_PEAK, 0)),
+                transcode_ms={t: meters[f"transcode_ms_{t}"] for t in TIERS
+                              if meters.get(f"transcode_ms_{t}")}))
+            level = meters.get(STORAGE_LEVEL, level)
         return days
+
+    async def first_day(self, app_id: str) -> str | None:
+        """The first day the app used anything."""
+        async with self._sessions() as session:
+            found = await session.scalar(select(func.min(UsageDay.day))
+                                         .where(UsageDay.app_id == app_id))
+        return str(found) if found else None
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    """A day's meters: bytes sent, peak bytes stored (carried from the day before when
+    nothing changed), output milliseconds by transcode tier."""
+
+    day: str
+    traffic: int = 0
+    storage_peak: int = 0
+    transcode_ms: dict[str, int] = field(default_factory=dict)
+
+    def view(self) -> dict[str, object]:
+        return {"day": self.day, TRAFFIC: self.traffic, STORAGE_PEAK: self.storage_peak,
+                "transcode_minutes": {t: round(self.transcode_ms.get(t, 0) / 60000, 3)
+                                      for t in TIERS}}

@@ -272,3 +272,34 @@ class BalanceEntry(Base):
     ref: Mapped[str] = mapped_column(String(64))  # top-up reference, or the bill's day
     amount: Mapped[int] = mapped_column(BigInteger)  # micro-CNY, signed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BillingPlan(Base):
+    """An app's billing mode from ``effective_day`` on (until a later row): ``postpaid``
+    or ``package`` with its included storage (GB) and monthly traffic (GB). An app with no
+    row is postpaid. A change is written for the next billing day, never for today."""
+
+    __tablename__ = "billing_plans"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"), primary_key=True)
+    effective_day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    mode: Mapped[str] = mapped_column(String(16))  # "postpaid" | "package"
+    storage_gb: Mapped[int] = mapped_column(BigInteger, default=0)
+    traffic_gb: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Bill(Base):
+    """One app's bill for one UTC day: line items (JSON) and their total in micro-CNY.
+
+    Written in the same transaction as the balance entry it draws (kind ``bill``, ref the
+    day); the primary key makes each day billed once however often finalization runs."""
+
+    __tablename__ = "bills"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)  # micro-CNY, >= 0
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..billing.balance import Balances
 from ..db.models import App, VodFile
 
 
@@ -33,6 +35,7 @@ class MediaLookup:
         max_entries: int = 10_000,
     ) -> None:
         self._sessions = sessions
+        self._balances = Balances(sessions)
         self._ttl = ttl
         self._max = max_entries
         self._cache: OrderedDict[tuple[str, str], tuple[float, Any]] = OrderedDict()
@@ -72,8 +75,21 @@ class MediaLookup:
         found: Signing | None = value
         return found
 
+    async def overdue_since(self, app_id: str) -> datetime | None:
+        """Since when the app's balance has been at or below zero (None: it is above)."""
+        hit, value = self._get(("due", app_id))
+        if not hit:
+            async with self._sessions() as session:
+                app = await session.get(App, app_id)
+            value = (await self._balances.overdue_since(app_id, app.created_at)
+                     if app is not None else None)
+            self._put(("due", app_id), value)
+        since: datetime | None = value
+        return since
+
     def forget_file(self, file_id: str) -> None:
         self._cache.pop(("file", file_id), None)
 
     def forget_app(self, app_id: str) -> None:
         self._cache.pop(("app", app_id), None)
+        self._cache.pop(("due", app_id), None)
