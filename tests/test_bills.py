@@ -32,7 +32,7 @@ from livetape.db.models import BalanceEntry, Bill, UsageDay
 from livetape.db.session import driver_url
 
 from .conftest import ServerFactory
-from .flow import record_all_of, wait_for
+from .flow import publishing, record_all_of, wait_for
 from .server import LiveServer
 
 GB = 2**30
@@ -214,30 +214,21 @@ async def test_playback_stops_after_the_grace_period_and_resumes_on_top_up(
                                                    "kept")
         url = entry["play_set"][0]["url"]
         assert httpx.get(url).status_code == 200
+        async with publishing(server, EncodedMedia.synthetic(3.0), user="bob", loop=True,
+                              create_room=False):
+            running = await api.start_recording("room-1", "running", user_id="bob")
+            await suspend_and_check(server, api, url, file_id)
+            # a recording running when the balance ran out records on to its end
+            before = (await api.get_recording(running))["written"]["video"]
 
-        # 5 GB of traffic on a day last month cost 1 x 0.5 + 4 x 0.2 = 1.3: the balance is -0.3
-        engine = engine_of(server)
-        with Session(engine) as session, session.begin():
-            session.add(UsageDay(app_id=server.app_id, day=DAYS[0], meter="traffic_bytes",
-                                 value=5 * GB))
-        engine.dispose()
-        server.cli("billing", "finalize")
-        assert (await api._call("GET", "/v1/billing/balance"))["balance"] == "-0.300000"
-        assert httpx.get(url).status_code == 200  # within the grace period
+            async def recording_on() -> bool:
+                state = await api.get_recording(running)
+                return bool(state["state"] == "recording"
+                            and state["written"]["video"] >= before + 30)
 
-        async def suspended() -> bool:
-            return httpx.get(url).status_code == 403
-
-        await wait_for(suspended, timeout=10)
-        refused = httpx.get(url, headers={"Range": "bytes=0-99"})
-        assert refused.json()["code"] == 1005 and "top up" in refused.json()["hint"]
-        assert "since" in refused.json()["message"]
-        # nothing is deleted: the file is listed as before; new recordings answer code 2
-        assert (await api.get_file(file_id))["status"] == 2
-        start = httpx.post(f"{server.url}/v1/record", json={
-            "operation": "start", "room_id": "room-1", "user_id": "alice", "file_name": "x"},
-            headers={"Authorization": f"Bearer {server.secret_key}"})
-        assert (start.status_code, start.json()["code"]) == (402, 2)
+            await wait_for(recording_on, timeout=15)
+            (late,) = await api.stop_recording("room-1", user_id="bob")
+        assert (await api.get_file(late))["duration"] > 1
 
         assert top_up(server, "5", "order-2")["balance"] == "4.700000"
         assert httpx.get(url).status_code == 200  # at once on this server
@@ -245,3 +236,30 @@ async def test_playback_stops_after_the_grace_period_and_resumes_on_top_up(
                         json={"amount": "5", "ref": "x"},
                         headers={"Authorization": f"Bearer {server.secret_key}"})
     assert (denied.status_code, denied.json()["code"]) == (401, 1001)
+
+
+async def suspend_and_check(server: LiveServer, api: LivetapeClient, url: str,
+                            file_id: str) -> None:
+    # 5 GB of traffic on a day last month cost 1 x 0.5 + 4 x 0.2 = 1.3: the balance is -0.3
+    engine = engine_of(server)
+    with Session(engine) as session, session.begin():
+        session.add(UsageDay(app_id=server.app_id, day=DAYS[0], meter="traffic_bytes",
+                             value=5 * GB))
+    engine.dispose()
+    server.cli("billing", "finalize")
+    assert (await api._call("GET", "/v1/billing/balance"))["balance"] == "-0.300000"
+    assert httpx.get(url).status_code == 200  # within the grace period
+
+    async def suspended() -> bool:
+        return httpx.get(url).status_code == 403
+
+    await wait_for(suspended, timeout=10)
+    refused = httpx.get(url, headers={"Range": "bytes=0-99"})
+    assert refused.json()["code"] == 1005 and "top up" in refused.json()["hint"]
+    assert "since" in refused.json()["message"]
+    # nothing is deleted: the file is listed as before; new recordings answer code 2
+    assert (await api.get_file(file_id))["status"] == 2
+    start = httpx.post(f"{server.url}/v1/record", json={
+        "operation": "start", "room_id": "room-1", "user_id": "alice", "file_name": "x"},
+        headers={"Authorization": f"Bearer {server.secret_key}"})
+    assert (start.status_code, start.json()["code"]) == (402, 2)
