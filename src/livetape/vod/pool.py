@@ -32,7 +32,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         if isinstance(value, Path):
             text = str(value.resolve())
         elif isinstance(value, list | dict | bool):
-            text = json.dumps(value)
+            text = json.dumps(value, default=str)  # Decimal prices: their exact text
         else:
             text = str(value)
         env[f"LIVETAPE_{name.upper()}"] = text
