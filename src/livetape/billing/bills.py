@@ -12,9 +12,7 @@ memory and flushed every few seconds, so the last moments of a day land a little
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import App, BalanceEntry, Bill
+from ..periodic import Periodic
 from .balance import to_cny
 from .plans import PlanBook
 from .prices import PriceTable
@@ -127,27 +126,18 @@ class BillingRunner:
                  sessions: async_sessionmaker[AsyncSession], *, every: float,
                  delay: float) -> None:
         self._biller, self._usage, self._sessions = biller, usage, sessions
-        self._every, self._delay = every, delay
-        self._task: asyncio.Task[None] | None = None
+        self._delay = delay
+        self._chore = Periodic("billing run", every, self.run_once, at_start=True)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._chore.start()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self._sessions() as session:
-                    app_ids = list(await session.scalars(select(App.app_id)))
-                for app_id in app_ids:
-                    await self._usage.note_storage(app_id)
-                await self._biller.finalize(last_finished_day(datetime.now(UTC), self._delay))
-            except Exception:  # the database may be away: the next run catches up
-                log.exception("billing run failed")
-            await asyncio.sleep(self._every)
+    async def run_once(self) -> None:
+        async with self._sessions() as session:
+            app_ids = list(await session.scalars(select(App.app_id)))
+        for app_id in app_ids:
+            await self._usage.note_storage(app_id)
+        await self._biller.finalize(last_finished_day(datetime.now(UTC), self._delay))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._chore.stop()

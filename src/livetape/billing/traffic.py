@@ -8,16 +8,12 @@ A crash loses at most the last interval's count.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import defaultdict
-from contextlib import suppress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..periodic import Periodic
 from .usage import TRAFFIC, UsageLedger, today
-
-log = logging.getLogger(__name__)
 
 PREFIX = "/media/"
 
@@ -28,41 +24,32 @@ class TrafficMeter:
     def __init__(self) -> None:
         self.pending: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._ledger: UsageLedger | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._flusher: Periodic | None = None
 
     def count(self, app_id: str, sent: int) -> None:
         self.pending[(app_id, today())] += sent
 
     def start(self, ledger: UsageLedger, flush_seconds: float) -> None:
         self._ledger = ledger
-        self._task = asyncio.create_task(self._flush_every(flush_seconds))
-
-    async def _flush_every(self, seconds: float) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await self.flush()
-            except Exception:  # the database may be away: the totals wait for the next try
-                log.exception("traffic flush failed")
+        self._flusher = Periodic("traffic flush", flush_seconds, self.flush)
+        self._flusher.start()
 
     async def flush(self) -> None:
         if self._ledger is None:
             return
-        taken, self.pending = self.pending, defaultdict(int)
-        for (app_id, day), sent in taken.items():
+        taken, self.pending = list(self.pending.items()), defaultdict(int)
+        for index, ((app_id, day), sent) in enumerate(taken):
             try:
                 await self._ledger.add(app_id, TRAFFIC, sent, day)
             except Exception:
-                self.pending[(app_id, day)] += sent  # keep it for the next flush
+                for key, unsent in taken[index:]:  # kept for the next flush
+                    self.pending[key] += unsent
                 raise
 
     async def stop(self) -> None:
         """Stop the flusher and flush what is left (idempotent)."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._flusher is not None:
+            await self._flusher.stop()
         await self.flush()
 
 
