@@ -44,6 +44,8 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
     ("HEAD", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
     # operator only: an app's key cannot top up any balance, its own included
     ("POST", "/v1/operator/apps/{app_id}/topup"): {"json": {"amount": "5", "ref": "stolen"}},
+    # a console sign-in with this app's id and the caller's own key
+    ("POST", "/console/session"): {"json": {"app_id": "{app_id}", "secret_key": "{caller_key}"}},
 }
 OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/tokens"): {"json": {"user_id": "alice"}},
@@ -63,6 +65,9 @@ OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/billing/bills"): {},
     ("GET", "/v1/billing/plan"): {},
     ("PUT", "/v1/billing/plan"): {"json": {"mode": "package", "storage_gb": 1}},
+    ("GET", "/v1/recordings"): {},  # while this app records: none of its recordings listed
+    ("GET", "/console/session"): {},
+    ("DELETE", "/console/session"): {},
     ("POST", "/v1/app/keys/rotate"): {"json": {"grace_seconds": 0}},
 }
 
@@ -103,9 +108,12 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
         async with publishing(server, EncodedMedia.synthetic(3.0), loop=True,
                               create_room=False):
             room = await api.get_room("room-1")
+            live_id = await api.start_recording("room-1", "scoped-live", user_id="alice")
+            live = (await api._call("GET", "/v1/recordings"))["recordings"]
+            assert [r["recording_id"] for r in live] == [live_id], live
             ids = {"room_id": "room-1", "file_id": file_id, "class_id": str(class_id),
                    "recording_id": recording_id, "job_id": job["job_id"], "key_id": key_id,
-                   "app_id": server.app_id, "path": "f0.mp4",
+                   "app_id": server.app_id, "path": "f0.mp4", "caller_key": other_key,
                    "publication_id": room["members"][0]["streams"][0]["publication_id"]}
             with httpx.Client(timeout=30) as http:
                 for (method, template), spec in FOREIGN.items():
@@ -128,11 +136,13 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
                         params=fill(spec.get("params"), ids))
                     assert reply.status_code < 500, (method, template, reply.text)
                     text = reply.text
-                    for mine in (file_id, recording_id, job["job_id"], key_id, server.app_id):
+                    for mine in (file_id, recording_id, job["job_id"], key_id, server.app_id,
+                                 live_id):
                         assert mine not in text, (method, template, mine)
             # nothing of this app's changed: its room, publication, file, class and key
             room_after = await api.get_room("room-1")
             assert room_after["members"][0]["streams"] == room["members"][0]["streams"]
+            await api.stop_recording("room-1", user_id="alice")
         after = await api.get_file(file_id)
         assert (after["file_name"], after["class_id"]) == ("scoped", class_id)
         assert httpx.get(after["play_set"][0]["url"]).status_code == 200

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     play_rlimit_max_tracked: int = Field(
         100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
     )
+    console_session_seconds: int = Field(
+        43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
+    )
 
     @field_validator("record_transcode_definitions")
     @classmethod

@@ -35,7 +35,7 @@ from ..vod.playback import TrialIndex
 from ..vod.pool import WorkerPool
 from ..vod.processor import clear_work_folder
 from ..vod.signing import PlayGuard
-from . import billing, classes, media, processing, record, rooms, settings, vod, web, whip
+from . import billing, classes, console, media, processing, record, rooms, settings, vod, web, whip
 from .deps import Services
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def create_app(config: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod, classes, processing, media, settings, billing, web):
+    for module in (rooms, whip, record, vod, classes, processing, media, settings, billing, web,
+                   console):
         app.include_router(module.router)
     return app

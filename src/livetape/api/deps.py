@@ -13,6 +13,7 @@ from ..config import Settings
 from ..db.session import Database
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import AppService, Identity
+from ..service.console import ConsoleSessions
 from ..service.recording import RecordingService
 from ..service.rooms import RoomService
 from ..vod.classes import ClassTree
@@ -43,6 +44,10 @@ class Services:
     biller: Biller
 
 
+CONSOLE_COOKIE = "livetape_console"  # the web console's session (HttpOnly, SameSite=Strict)
+CONSOLE_HEADER = "X-Livetape-Console"  # requests the cookie authenticates must carry it
+
+
 def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
@@ -54,13 +59,33 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def console_sessions(request: Request) -> ConsoleSessions:
+    svc = services(request)
+    return ConsoleSessions(svc.apps, svc.settings.console_session_seconds)
+
+
 async def identity(request: Request) -> Identity:
-    """Any authenticated caller: the app server (secret key) or a user (token)."""
-    return await services(request).apps.authenticate(bearer(request))
+    """Any authenticated caller: the app server (secret key, or a web console session) or a
+    user (token).
+
+    Without an Authorization header, the console's session cookie stands for the secret key,
+    but only on requests carrying ``X-Livetape-Console: 1``: a page on another site cannot
+    add that header without a CORS preflight, and livetape grants none with credentials.
+    """
+    token = bearer(request)
+    session = request.cookies.get(CONSOLE_COOKIE)
+    if token is None and session:
+        if request.headers.get(CONSOLE_HEADER) != "1":
+            raise LivetapeError(Catalogue.UNAUTHORIZED,
+                                f"a console session needs the {CONSOLE_HEADER}: 1 header",
+                                hint="call the API from the console's own page, or send "
+                                "'Authorization: Bearer <secret_key>'")
+        return await console_sessions(request).verify(session)
+    return await services(request).apps.authenticate(token)
 
 
 async def server(request: Request) -> Identity:
-    """Only the app's server (``Authorization: Bearer <secret_key>``)."""
+    """Only the app's server (``Authorization: Bearer <secret_key>``, or a console session)."""
     who = await identity(request)
     if not who.is_server:
         raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the app's secret key")

@@ -1,4 +1,5 @@
-"""POST /v1/record (start / stop) and GET /v1/recordings/{id}."""
+"""POST /v1/record (start / stop), GET /v1/recordings (in progress) and GET
+/v1/recordings/{id}."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..service.requests import parse_record_request
-from .deps import identity, services
+from .deps import identity, server, services
 from .processing import require_watermark
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -57,6 +58,16 @@ async def record(
             require_watermark(app)
     result = await svc.recordings.handle(who, parsed)
     return {"code": 0, "message": "ok", **result}
+
+
+@router.get("/recordings", summary="The app's recordings in progress")
+async def list_recordings(
+    request: Request, who: Annotated[Identity, Depends(server)]
+) -> dict[str, Any]:
+    """Oldest first: room, user, source, file name, ``elapsed_seconds``, ``segment`` (the
+    number of the file being written; 0 until the first key frame), ``file_ids`` landed."""
+    recordings = await services(request).recordings.in_progress(who.app_id)
+    return {"code": 0, "message": "ok", "recordings": recordings}
 
 
 @router.get("/recordings/{recording_id}", summary="A recording: state, reason, file ids")

@@ -101,6 +101,11 @@ class RecordingController:
         self.written = {"audio": 0, "video": 0}
         self.dropped = 0  # damaged video frames left out
 
+    @property
+    def segment_seq(self) -> int:
+        """The number of the file being written (1, 2, ...); 0 until the first key frame."""
+        return self._segment.seq if self._segment is not None else 0
+
     # lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:

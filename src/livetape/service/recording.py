@@ -252,6 +252,23 @@ class RecordingService:
             view["dropped"] = active.controller.dropped
         return view
 
+    async def in_progress(self, app_id: str) -> list[dict[str, object]]:
+        """The app's running recordings, oldest first, with how long each has run, the file
+        being written (``segment``: its number, 0 before the first key frame) and the files
+        that already landed."""
+        now = utcnow()
+        views = []
+        for active in sorted((a for k, a in self._active.items() if k[0] == app_id),
+                             key=lambda a: a.recording.started_at):
+            view = _recording_view(active.recording)
+            view["elapsed_seconds"] = round((now - active.recording.started_at).total_seconds(), 1)
+            if active.controller is not None:
+                view["segment"] = active.controller.segment_seq
+                view["written"] = dict(active.controller.written)
+            view["file_ids"] = await self.file_ids(active.recording.recording_id)
+            views.append(view)
+        return views
+
     def active_in_room(self, app_id: str, room_id: str) -> list[dict[str, object]]:
         return [
             _recording_view(a.recording) for (ap, r, _, _), a in sorted(self._active.items())

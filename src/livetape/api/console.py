@@ -1,0 +1,144 @@
+"""The web console: its page (``/console``), its static files, and signing in and out.
+
+Signing in (``POST /console/session``, a form or JSON with ``app_id`` and ``secret_key``)
+sets an HttpOnly, SameSite=Strict cookie holding a console session (see
+:mod:`livetape.service.console`); the page's JavaScript then calls the JSON API (``/v1/...``)
+with that cookie and the ``X-Livetape-Console: 1`` header instead of the secret key, which
+never reaches the page's source, its storage or a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from ..errors import Catalogue, LivetapeError
+from .deps import CONSOLE_COOKIE, console_sessions
+from .web import CONTENT_TYPES, HEADERS, WEB
+
+router = APIRouter(tags=["console"])
+
+CONSOLE = WEB / "console"
+# The console runs only its own scripts and styles and talks only to this server; play URLs
+# and images may live elsewhere (LIVETAPE_PUBLIC_URL, a CDN). Framing is refused (its
+# buttons delete files).
+PAGE_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": "default-src 'self'; img-src * data:; media-src * blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class SignIn(BaseModel):
+    """The app's credentials, exactly as a server call would use them."""
+
+    app_id: str = Field(min_length=1, max_length=64)
+    secret_key: str = Field(min_length=1, max_length=256)
+
+
+def _static(path: Path) -> FileResponse:
+    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=PAGE_HEADERS)
+
+
+@router.get("/console", include_in_schema=False)
+async def console_page() -> FileResponse:
+    return _static(CONSOLE / "console.html")
+
+
+async def _credentials(request: Request) -> SignIn:
+    """The form or JSON body; the secret is refused in a URL (it would land in logs)."""
+    if {"secret_key", "app_id"} & set(request.query_params):
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, "credentials in the URL are refused",
+                            hint="POST them in the body (a form or JSON)")
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            form = parse_qs(raw.decode(), keep_blank_values=True)
+            fields: Any = {k: v[0] for k, v in form.items() if k in ("app_id", "secret_key")}
+        else:
+            fields = json.loads(raw or b"null")
+        return SignIn.model_validate(fields)
+    except (ValueError, UnicodeDecodeError) as exc:  # pydantic's ValidationError is one
+        raise LivetapeError(Catalogue.INVALID_PARAMETER,
+                            "send app_id and secret_key as a form or JSON") from exc
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse sign-ins posted by pages of other origins (login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise LivetapeError(Catalogue.UNAUTHORIZED, "sign in from the console's own page",
+                            hint="open /console on this server")
+
+
+_SIGN_IN_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": SignIn.model_json_schema()},
+    "application/x-www-form-urlencoded": {"schema": SignIn.model_json_schema()},
+}}}
+
+
+@router.post("/console/session", summary="Sign in to the web console (sets its cookie)",
+             openapi_extra=_SIGN_IN_DOC, response_model=None)
+async def sign_in(request: Request) -> Response:
+    """Checks the key like a server call does (1001 when wrong), then sets the session
+    cookie (``LIVETAPE_CONSOLE_SESSION_SECONDS``). A form post is redirected to the
+    console; JSON gets ``{"app_id", "expires_in"}``."""
+    _same_origin(request)
+    credentials = await _credentials(request)
+    sessions = console_sessions(request)
+    token = await sessions.sign_in(credentials.app_id, credentials.secret_key)
+    response: Response
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        response = RedirectResponse("/console", status_code=303, headers=NO_STORE)
+    else:
+        response = JSONResponse({"code": 0, "message": "ok", "app_id": credentials.app_id,
+                                 "expires_in": sessions.ttl_seconds}, headers=NO_STORE)
+    response.set_cookie(
+        CONSOLE_COOKIE, token, max_age=sessions.ttl_seconds, path="/", httponly=True,
+        samesite="strict", secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.delete("/console/session", summary="Sign out of the web console (clears its cookie)")
+async def sign_out(request: Request) -> JSONResponse:
+    response = JSONResponse({"code": 0, "message": "ok"}, headers=NO_STORE)
+    response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/console/session", summary="Whether this browser is signed in to the console")
+async def session_state(request: Request) -> JSONResponse:
+    """``{"signed_in": false}``, or true with the session's ``app_id`` and ``expire_time``
+    (the page asks this first: no failed API call when nobody is signed in)."""
+    token = request.cookies.get(CONSOLE_COOKIE)
+    state: dict[str, Any] = {"code": 0, "message": "ok", "signed_in": False}
+    if token:
+        try:
+            who, expires = await console_sessions(request).check(token)
+        except LivetapeError as exc:
+            state["reason"] = exc.detail
+        else:
+            state.update(signed_in=True, app_id=who.app_id,
+                         expire_time=datetime.fromtimestamp(expires, UTC).isoformat())
+    return JSONResponse(state, headers=NO_STORE)
+
+
+@router.get("/console/{name}", include_in_schema=False)
+async def console_asset(name: str) -> FileResponse:
+    path = CONSOLE / name
+    # only the folder's own files (the path parameter holds no '/'), and only known types
+    if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no console file {name!r}")
+    return _static(path)
