@@ -10,6 +10,8 @@ under ``test-artifacts/console/`` (git-ignored) for review.
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,20 @@ HEADER = {"X-Livetape-Console": "1"}
 VIEWPORT = {"width": 1366, "height": 900}  # a laptop screen
 
 
+# Every form control has a label and every image a text alternative, in every view.
+UNLABELLED = """() => [
+  ...[...document.querySelectorAll("input, select, textarea")].filter((e) => e.type !== "hidden"
+      && !e.closest("[hidden]") && !e.labels.length && !e.getAttribute("aria-label"))
+      .map((e) => e.outerHTML),
+  ...[...document.querySelectorAll("img")].filter((e) => !e.hasAttribute("alt"))
+      .map((e) => e.outerHTML)]"""
+
+
 async def screenshot(page: Any, name: str) -> Path:
+    """Saves the view for review, after checking its labels and image texts."""
+    assert await page.evaluate(UNLABELLED) == [], name
+    await page.wait_for_function("() => [...document.images].every((i) => i.complete)",
+                                 timeout=STEP_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
@@ -142,6 +157,24 @@ async def test_console_in_chromium(start_server: ServerFactory) -> None:
             await page.locator("#library-empty").wait_for(timeout=STEP_MS)
             await page.get_by_role("button", name="Clear").click()
             await page.locator("#library-table tbody tr").nth(1).wait_for(timeout=STEP_MS)
+            # filters: a tag, then creation dates (the browser's local days, as this machine's)
+            await page.get_by_label("Tags").fill("demo")
+            await page.get_by_role("button", name="Search").click()
+            await page.locator("#library-count").filter(has_text="1 file match").wait_for(
+                timeout=STEP_MS)
+            assert "tags=demo" in page.url
+            today = date.today()
+            await page.get_by_role("button", name="Clear").click()
+            await page.locator("#library-count").filter(has_text=re.compile("^2 files$")).wait_for(
+                timeout=STEP_MS)
+            await page.get_by_label("Created from").fill((today + timedelta(days=1)).isoformat())
+            await page.get_by_role("button", name="Search").click()
+            await page.locator("#library-empty").wait_for(timeout=STEP_MS)
+            await page.get_by_label("Created from").fill(today.isoformat())
+            await page.get_by_label("Created to (inclusive)").fill(today.isoformat())
+            await page.get_by_role("button", name="Search").click()
+            await page.locator("#library-count").filter(has_text="2 files match").wait_for(
+                timeout=STEP_MS)
 
             # categories: create two (one inside the other), rename and delete the inner one
             await page.get_by_role("link", name="Categories").click()

@@ -54,20 +54,22 @@ async def console_page() -> FileResponse:
     return _static(CONSOLE / "console.html")
 
 
-async def _credentials(request: Request) -> SignIn:
-    """The form or JSON body; the secret is refused in a URL (it would land in logs)."""
+async def _credentials(request: Request) -> tuple[SignIn, bool]:
+    """The form or JSON body, and whether it was a form; the secret is refused in a URL (it
+    would land in logs and the browser's history)."""
     if {"secret_key", "app_id"} & set(request.query_params):
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "credentials in the URL are refused",
                             hint="POST them in the body (a form or JSON)")
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = kind == "application/x-www-form-urlencoded"
     try:
-        if kind == "application/x-www-form-urlencoded":
+        if is_form:
             form = parse_qs(raw.decode(), keep_blank_values=True)
             fields: Any = {k: v[0] for k, v in form.items() if k in ("app_id", "secret_key")}
         else:
             fields = json.loads(raw or b"null")
-        return SignIn.model_validate(fields)
+        return SignIn.model_validate(fields), is_form
     except (ValueError, UnicodeDecodeError) as exc:  # pydantic's ValidationError is one
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
                             "send app_id and secret_key as a form or JSON") from exc
@@ -94,11 +96,11 @@ async def sign_in(request: Request) -> Response:
     cookie (``LIVETAPE_CONSOLE_SESSION_SECONDS``). A form post is redirected to the
     console; JSON gets ``{"app_id", "expires_in"}``."""
     _same_origin(request)
-    credentials = await _credentials(request)
+    credentials, is_form = await _credentials(request)
     sessions = console_sessions(request)
     token = await sessions.sign_in(credentials.app_id, credentials.secret_key)
     response: Response
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if is_form:
         response = RedirectResponse("/console", status_code=303, headers=NO_STORE)
     else:
         response = JSONResponse({"code": 0, "message": "ok", "app_id": credentials.app_id,

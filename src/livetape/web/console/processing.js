@@ -115,14 +115,14 @@ export function gallery(file) {
   const figures = [];
   if (file.image_url) {
     figures.push(h("figure", { id: "cover" }, h("img", { src: file.image_url,
-      alt: `Cover of ${file.file_name}`, loading: "lazy" }), h("figcaption", {}, "Cover")));
+      alt: `Cover of ${file.file_name}` }), h("figcaption", {}, "Cover")));
   }
   for (const snap of [...(file.snapshots || [])].sort((a, b) =>
     a.time_offset_ms - b.time_offset_ms)) {
     const at = `${(snap.time_offset_ms / 1000).toFixed(1)} s`;
     figures.push(h("figure", { class: "snapshot", dataset: { offset: snap.time_offset_ms } },
       h("a", { href: snap.url, target: "_blank", rel: "noopener" },
-        h("img", { src: snap.url, alt: `Snapshot at ${at}`, loading: "lazy" })),
+        h("img", { src: snap.url, alt: `Snapshot at ${at}` })),
       h("figcaption", {}, `At ${at} (${snap.width}\u00d7${snap.height})`)));
   }
   return figures.length ? h("div", { class: "gallery" }, figures)
