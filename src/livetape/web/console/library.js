@@ -146,6 +146,11 @@ export async function render(root, { params }, ctx) {
                                   "Category", "Tags"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, found.file_set.map((file) => row(file, names)))));
     root.append(pager(params, wanted.page_no, pages, wanted.page_size, ctx));
+  } else if (found.total_count) {  // a page past the end (files were deleted meanwhile)
+    const first = new URLSearchParams(params);
+    first.delete("page");
+    root.append(h("p", { id: "library-empty" }, "No files on this page. ",
+      h("a", { href: `#/library?${first}` }, "Go to the first page")));
   } else {
     root.append(h("p", { id: "library-empty" }, filtered
       ? "No file matches these filters." : "The library is empty: record something first."));
