@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from ..billing.traffic import TrafficMeter, TrafficMiddleware
 from ..config import Settings
 from ..db.session import Database
 from ..errors import Catalogue, LivetapeError
+from ..periodic import Periodic
 from ..rooms.registry import RoomRegistry
 from ..service.apps import AppService
 from ..service.recording import RecordingService
@@ -41,16 +41,11 @@ from .deps import Services
 log = logging.getLogger(__name__)
 
 
-async def _sweep_expired(library: Library, every: float) -> None:
-    """Delete library files whose expiry time has passed, every ``every`` seconds."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            deleted = await library.sweep_expired(datetime.now(UTC))
-            if deleted:
-                log.info("expired files deleted: %s", ", ".join(deleted))
-        except Exception:  # a failed sweep is retried next time; never kill the server
-            log.exception("expiry sweep failed")
+async def _sweep_expired(library: Library) -> None:
+    """Delete library files whose expiry time has passed."""
+    deleted = await library.sweep_expired(datetime.now(UTC))
+    if deleted:
+        log.info("expired files deleted: %s", ", ".join(deleted))
 
 
 def create_app(config: Settings) -> FastAPI:
@@ -82,7 +77,9 @@ def create_app(config: Settings) -> FastAPI:
                                every=config.billing_run_seconds,
                                delay=config.billing_delay_seconds)
         runner.start()
-        sweeper = asyncio.create_task(_sweep_expired(library, config.expiry_sweep_seconds))
+        sweeper = Periodic("expiry sweep", config.expiry_sweep_seconds,
+                           lambda: _sweep_expired(library))
+        sweeper.start()
         clear_work_folder(config)
         traffic.start(library.usage, config.usage_flush_seconds)
         workers = WorkerPool(config)
@@ -91,7 +88,7 @@ def create_app(config: Settings) -> FastAPI:
         try:
             yield
         finally:
-            sweeper.cancel()
+            await sweeper.stop()
             await runner.stop()
             await workers.stop()
             await traffic.stop()
