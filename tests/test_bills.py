@@ -159,12 +159,12 @@ async def test_finished_days_are_billed_once_and_drawn_from_the_balance(
     assert cny(month_total) in total_row
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_a_finalizer_killed_mid_run_bills_every_day_once(
         start_server: ServerFactory, backend: str) -> None:
     """A second connection holds day 3's bill row uncommitted, so the finalizer blocks right
-    there after committing days 1 and 2; it is killed (-9) and run again."""
-    if backend == "sqlite":
-        pytest.skip("needs row locks to stop the finalizer at a chosen day (PostgreSQL)")
+    there after committing days 1 and 2; it is killed (-9) and run again. PostgreSQL only:
+    SQLite locks the whole database, so the finalizer could not bill days 1 and 2 first."""
     server = billing_server(start_server, backend)
     plant_usage(server, server.app_id)
     engine = engine_of(server)
