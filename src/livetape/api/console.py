@@ -10,6 +10,7 @@ never reaches the page's source, its storage or a URL.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,22 +21,45 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from ..errors import Catalogue, LivetapeError
-from .deps import CONSOLE_COOKIE, console_sessions
+from .deps import CONSOLE_COOKIE, console_sessions, services
 from .web import CONTENT_TYPES, HEADERS, WEB
 
 router = APIRouter(tags=["console"])
 
 CONSOLE = WEB / "console"
-# The console runs only its own scripts and styles and talks only to this server; play URLs
-# and images may live elsewhere (LIVETAPE_PUBLIC_URL, a CDN). Framing is refused (its
-# buttons delete files).
+# third-party scripts fetched at install time, not in git (`make vendor`: hls.js); may be absent
+VENDOR = CONSOLE / "vendor"
+# The console runs only its own scripts and styles (hls.js included: it is served from
+# vendor/) and talks only to this server; play URLs and images may live elsewhere
+# (LIVETAPE_PUBLIC_URL, a CDN). Framing is refused (its buttons delete files). For HLS
+# through hls.js: media-src blob: (there already) lets the <video> play its MediaSource;
+# worker-src blob: lets it run its transmuxer (MPEG-TS to fragmented MP4) in a worker made
+# from its own code (a blob: URL, which only a script already allowed can make; without it
+# Chromium blocks the worker and logs a violation); connect-src adds the public URL's origin
+# because hls.js fetches the playlists and segments itself (a plain <video> needs no
+# connect-src).
+CSP = ("default-src 'self'; img-src * data:; media-src * blob:; worker-src blob:; "
+       "connect-src 'self'{public}; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'self'")
 PAGE_HEADERS = {
     **HEADERS,
-    "Content-Security-Policy": "default-src 'self'; img-src * data:; media-src * blob:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "Content-Security-Policy": CSP.format(public=""),
     "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
 }
 NO_STORE = {"Cache-Control": "no-store"}
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]+)?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+
+def _page_headers(public_url: str | None) -> dict[str, str]:
+    """PAGE_HEADERS, with the origin of LIVETAPE_PUBLIC_URL (where play URLs point) allowed
+    for fetches when one is set (and looks like one: nothing else gets into the header)."""
+    if not public_url:
+        return PAGE_HEADERS
+    parts = urlsplit(public_url)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    if not _ORIGIN.fullmatch(origin):
+        return PAGE_HEADERS
+    return {**PAGE_HEADERS, "Content-Security-Policy": CSP.format(public=f" {origin}")}
 
 
 class SignIn(BaseModel):
@@ -45,13 +69,14 @@ class SignIn(BaseModel):
     secret_key: str = Field(min_length=1, max_length=256)
 
 
-def _static(path: Path) -> FileResponse:
-    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=PAGE_HEADERS)
+def _static(path: Path, headers: dict[str, str] = PAGE_HEADERS) -> FileResponse:
+    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=headers)
 
 
 @router.get("/console", include_in_schema=False)
-async def console_page() -> FileResponse:
-    return _static(CONSOLE / "console.html")
+async def console_page(request: Request) -> FileResponse:
+    return _static(CONSOLE / "console.html",
+                   _page_headers(services(request).settings.public_url))
 
 
 async def _credentials(request: Request) -> tuple[SignIn, bool]:
@@ -137,10 +162,21 @@ async def session_state(request: Request) -> JSONResponse:
     return JSONResponse(state, headers=NO_STORE)
 
 
-@router.get("/console/{name}", include_in_schema=False)
-async def console_asset(name: str) -> FileResponse:
-    path = CONSOLE / name
+def _asset(folder: Path, name: str) -> FileResponse:
+    path = folder / name
     # only the folder's own files (the path parameter holds no '/'), and only known types
     if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
         raise LivetapeError(Catalogue.NOT_FOUND, f"no console file {name!r}")
     return _static(path)
+
+
+@router.get("/console/{name}", include_in_schema=False)
+async def console_asset(name: str) -> FileResponse:
+    return _asset(CONSOLE, name)
+
+
+@router.get("/console/vendor/{name}", include_in_schema=False)
+async def console_vendor(name: str) -> FileResponse:
+    """hls.js (``vendor/hls.light.min.js``) when ``make vendor`` fetched it; 404 otherwise,
+    and the console then plays HLS only where the browser does by itself."""
+    return _asset(VENDOR, name)
