@@ -195,8 +195,8 @@ async def test_console_in_chromium(start_server: ServerFactory) -> None:
             page = await context.new_page()
             problems: list[str] = []
             page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-            page.on("console", lambda m: problems.append(f"console: {m.text}")
-                    if m.type == "error" else None)
+            page.on("console", lambda m: problems.append(
+                f"console: {m.text} ({m.location.get('url')})") if m.type == "error" else None)
             page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
                     if r.status >= 400 else None)
             await page.goto(f"{server.url}/console")
@@ -382,6 +382,8 @@ async def test_console_in_chromium(start_server: ServerFactory) -> None:
             await page.locator("#library-table").wait_for(timeout=STEP_MS)
             assert await page.locator(f'tr[data-file-id="{file_id}"]').count() == 0
             assert httpx.get(play_url).status_code == 404
+            if not with_hls_js:  # asked for once: its 404, and Chromium's line about that
+                problems[:] = [p for p in problems if "/console/vendor/hls.light" not in p]
             assert not problems, "\n".join(problems)
 
         print(f"\nscreenshots in {ARTIFACTS}")
