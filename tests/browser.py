@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("LIVETAPE_TEST_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("LIVETAPE_TEST_REQUIRE_BROWSER") == "1"
@@ -148,3 +148,22 @@ async def chromium_capturing_tab(title: str, **launch_options: Any) -> AsyncIter
             yield browser
         finally:
             await browser.close()
+
+
+def page_messages(page: Page) -> list[str]:
+    """The page's console lines and uncaught errors, collected from now on (for failures)."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: found.append(f"pageerror: {e}"))
+    return found
+
+
+async def open_sdk_page(page: Page, page_url: str, server_url: str, token: str, room: str,
+                        timeout_ms: float) -> list[str]:
+    """Load a test page built on the SDK (it shows ``#ready`` and exposes ``window.steps``),
+    connect it to ``room``; returns its collected console lines."""
+    found = page_messages(page)
+    await page.goto(page_url)
+    await page.locator("#ready").filter(has_text="ready").wait_for(timeout=timeout_ms)
+    await page.evaluate("([u, t, r]) => window.steps.connect(u, t, r)", [server_url, token, room])
+    return found

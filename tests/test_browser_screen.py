@@ -20,7 +20,13 @@ import numpy as np
 
 from livetape.client.api import LivetapeClient
 
-from .browser import chromium, chromium_capturing_tab, require_browser, serve_html
+from .browser import (
+    chromium,
+    chromium_capturing_tab,
+    open_sdk_page,
+    require_browser,
+    serve_html,
+)
 from .conftest import ServerFactory
 from .flow import download, wait_for
 from .media import probe
@@ -109,14 +115,8 @@ async def test_sdk_publishes_camera_and_screen_and_records_the_screen(
                 slides = await context.new_page()
                 await slides.set_content(SLIDES)
                 page = await context.new_page()
-                console: list[str] = []
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-                page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-                await page.goto(page_url)
-                await page.locator("#ready").filter(has_text="ready").wait_for(
-                    timeout=STEP_TIMEOUT_MS)
-                await page.evaluate("([u, t, r]) => window.steps.connect(u, t, r)",
-                                    [server.url, token, room])
+                console = await open_sdk_page(page, page_url, server.url, token, room,
+                                              STEP_TIMEOUT_MS)
 
                 began = time.monotonic()
                 camera = await page.evaluate("window.steps.publish({camera: true})")
@@ -226,9 +226,6 @@ async def test_demo_page_sends_the_whole_record_contract(
 
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1000, "height": 1600})
-            console: list[str] = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
             await page.goto(f"{server.url}/demo")
             await page.get_by_label("User token").fill(token)
             await page.get_by_label("Room id").fill(room)

@@ -19,7 +19,7 @@ import pytest
 
 from livetape.client.api import ApiError, LivetapeClient
 
-from .browser import chromium, require_browser, serve_html
+from .browser import chromium, open_sdk_page, page_messages, require_browser, serve_html
 from .conftest import ServerFactory
 from .flow import download, ffprobe, wait_for
 from .media import probe
@@ -67,9 +67,7 @@ async def test_demo_page_publishes_records_and_plays(
 
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1000, "height": 1400})
-            console: list[str] = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            console = page_messages(page)
             await page.goto(f"{server.url}/demo")
             assert await page.input_value("#server-url") == server.url
             await page.get_by_label("User token").fill(token)
@@ -189,14 +187,8 @@ async def test_sdk_from_another_origin_publishes_records_and_reports_errors(
             assert page_url.split("/")[2] != server.url.split("/")[2]  # a different origin
             async with chromium() as browser:
                 page = await browser.new_page()
-                console: list[str] = []
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-                page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-                await page.goto(page_url)
-                await page.locator("#ready").filter(has_text="ready").wait_for(
-                    timeout=STEP_TIMEOUT_MS)
-                await page.evaluate("([u, t, r]) => window.steps.connect(u, t, r)",
-                                    [server.url, token, room])
+                console = await open_sdk_page(page, page_url, server.url, token, room,
+                                              STEP_TIMEOUT_MS)
 
                 # stopping when nothing records: the table's row, through CORS
                 nothing = (await page.evaluate("window.steps.stop()"))["error"]
