@@ -26,7 +26,7 @@ from .balance import to_cny
 from .plans import PlanBook
 from .prices import PriceTable
 from .pricing import PricedDay, price_days
-from .usage import UsageLedger
+from .usage import UsageLedger, today
 
 log = logging.getLogger(__name__)
 
@@ -119,24 +119,30 @@ class Biller:
 
 
 class BillingRunner:
-    """In the server: every ``every`` seconds, note each app's stored total (so days without
-    changes have a level) and finalize the finished days."""
+    """In the server: every ``every`` seconds, finalize the finished days; on a run's first
+    pass of each UTC day, note every app's stored total too. Days carry the level of the
+    last day that noted one, so once a day is enough: it gives apps whose last change predates
+    the level meter a level to carry."""
 
     def __init__(self, biller: Biller, usage: UsageLedger,
                  sessions: async_sessionmaker[AsyncSession], *, every: float,
                  delay: float) -> None:
         self._biller, self._usage, self._sessions = biller, usage, sessions
         self._delay = delay
+        self._noted_day = ""
         self._chore = Periodic("billing run", every, self.run_once, at_start=True)
 
     def start(self) -> None:
         self._chore.start()
 
     async def run_once(self) -> None:
-        async with self._sessions() as session:
-            app_ids = list(await session.scalars(select(App.app_id)))
-        for app_id in app_ids:
-            await self._usage.note_storage(app_id)
+        day = today()
+        if self._noted_day != day:
+            async with self._sessions() as session:
+                app_ids = list(await session.scalars(select(App.app_id)))
+            for app_id in app_ids:
+                await self._usage.note_storage(app_id)
+            self._noted_day = day
         await self._biller.finalize(last_finished_day(datetime.now(UTC), self._delay))
 
     async def stop(self) -> None:
