@@ -4,7 +4,7 @@ its billing mode, its balance; and the operator's top-up."""
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from ..billing.balance import to_cny, to_micro
-from ..billing.bills import line_view
+from ..billing.bills import line_view, month_span
 from ..billing.plans import checked
+from ..billing.usage import utc_today
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from .deps import bearer, server, services
@@ -23,10 +24,6 @@ router = APIRouter(prefix="/v1", tags=["billing"])
 MAX_DAYS = 366
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 @router.get("/billing/usage",
             summary="Daily usage and cost: traffic, storage peak, transcode minutes by tier")
 async def usage(
@@ -34,7 +31,7 @@ async def usage(
     first: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
     last: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
 ) -> dict[str, Any]:
-    last = last or _today()
+    last = last or utc_today()
     first = first or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
@@ -49,8 +46,7 @@ async def bills(
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
                                        description="YYYY-MM (UTC); default this month")] = None,
 ) -> dict[str, Any]:
-    first = date.fromisoformat(f"{month}-01") if month else _today().replace(day=1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    first, last = month_span(month)
     found = await services(request).biller.bills(who.app_id, first, last)
     rows = [{"day": b.day, "mode": b.mode, "amount": to_cny(b.amount),
              "lines": [line_view(x) for x in b.lines]} for _, b in sorted(found.items())]
@@ -66,7 +62,7 @@ class PlanRequest(BaseModel):
 
 @router.get("/billing/plan", summary="The billing mode in force and any change pending")
 async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
-    shown = await services(request).plans.view(who.app_id, _today())
+    shown = await services(request).plans.view(who.app_id, utc_today())
     return {"code": 0, "message": "ok", **shown}
 
 
@@ -75,8 +71,8 @@ async def choose_plan(body: PlanRequest, request: Request,
                       who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
     plans = services(request).plans
     await plans.choose(who.app_id, checked(body.mode, body.storage_gb, body.traffic_gb),
-                       _today())
-    return {"code": 0, "message": "ok", **await plans.view(who.app_id, _today())}
+                       utc_today())
+    return {"code": 0, "message": "ok", **await plans.view(who.app_id, utc_today())}
 
 
 @router.get("/billing/balance", summary="The app's balance (CNY) and its latest movements")

@@ -26,13 +26,20 @@ from .balance import to_cny
 from .plans import PlanBook
 from .prices import PriceTable
 from .pricing import PricedDay, price_days
-from .usage import UsageLedger, today
+from .usage import UsageLedger, today, utc_today
 
 log = logging.getLogger(__name__)
 
 
 def last_finished_day(now: datetime, delay_seconds: float) -> date:
     return (now - timedelta(seconds=delay_seconds)).date() - timedelta(days=1)
+
+
+def month_span(month: str | None) -> tuple[date, date]:
+    """The first and last day of ``month`` (YYYY-MM; None: this UTC month); ValueError when
+    it is no month."""
+    first = date.fromisoformat(f"{month}-01") if month else utc_today().replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def line_view(line: dict[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +15,12 @@ import click
 from tabulate import tabulate
 
 from ..config import Settings
-from ..db.session import Database
+from ..db.session import Database, run_against
 from .balance import Balances, to_cny, to_micro
-from .bills import Biller, last_finished_day
+from .bills import Biller, last_finished_day, month_span
 from .plans import PlanBook, checked
 from .prices import GB
-from .usage import UsageLedger
+from .usage import UsageLedger, utc_today
 
 T = TypeVar("T")
 DATA_DIR = click.option("--data-dir", default=None,
@@ -49,24 +48,11 @@ class Billing:
 def _run(data_dir: str | None, job: Callable[[Billing], Awaitable[T]]) -> T:
     values: dict[str, Any] = {"data_dir": Path(data_dir)} if data_dir else {}
     settings = Settings(**values)
-
-    async def run() -> T:
-        db = Database(settings.resolved_database_url())
-        await db.start()
-        try:
-            return await job(Billing(db, settings))
-        finally:
-            await db.stop()
-
-    return asyncio.run(run())
+    return run_against(settings.resolved_database_url(), lambda db: job(Billing(db, settings)))
 
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 @click.group()
@@ -116,8 +102,8 @@ def plan(app_id: str, mode: str, storage_gb: int, traffic_gb: int,
                 chosen = checked(mode, storage_gb, traffic_gb)
             except LivetapeError as exc:
                 raise click.BadParameter(exc.detail or exc.kind.message) from exc
-            await b.plans.choose(app_id, chosen, _today())
-        return {"app_id": app_id, **await b.plans.view(app_id, _today())}
+            await b.plans.choose(app_id, chosen, utc_today())
+        return {"app_id": app_id, **await b.plans.view(app_id, utc_today())}
 
     _echo_json(_run(data_dir, choose))
 
@@ -128,7 +114,7 @@ def plan(app_id: str, mode: str, storage_gb: int, traffic_gb: int,
 @DATA_DIR
 def finalize(through: datetime | None, data_dir: str | None) -> None:
     """Bill every app's finished, unbilled days (safe to repeat: a day is billed once)."""
-    if through is not None and through.date() >= _today():
+    if through is not None and through.date() >= utc_today():
         raise click.BadParameter("only finished days can be billed (before today, UTC)")
 
     async def run(b: Billing) -> Any:
@@ -146,10 +132,10 @@ def finalize(through: datetime | None, data_dir: str | None) -> None:
 def report(app_id: str, month: str | None, data_dir: str | None) -> None:
     """Print APP_ID's bill for a month: one row per day, estimates for days not billed yet."""
     try:
-        first = date.fromisoformat(f"{month}-01") if month else _today().replace(day=1)
+        first, month_end = month_span(month)
     except ValueError as exc:
         raise click.BadParameter(f"--month must be YYYY-MM, not {month!r}") from exc
-    last = min((first + timedelta(days=32)).replace(day=1) - timedelta(days=1), _today())
+    last = min(month_end, utc_today())
 
     async def gather(b: Billing) -> tuple[list[dict[str, Any]], str]:
         await b.require_app(app_id)

@@ -28,8 +28,12 @@ STORAGE_LEVEL = "storage_bytes"
 TIERS = ("sd", "hd", "fhd", "2k", "4k")  # short side up to 480, 720, 1080, 1440, above
 
 
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 def today() -> str:
-    return datetime.now(UTC).date().isoformat()
+    return utc_today().isoformat()
 
 
 def transcode_meter(width: int, height: int) -> str:
