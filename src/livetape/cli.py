@@ -34,18 +34,10 @@ def _print_json(value: Any) -> None:
 
 def _with_apps(settings: Settings, job: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``job(AppService)`` against the configured database (no server needed)."""
-    from .db.session import Database
+    from .db.session import run_against
     from .service.apps import AppService
 
-    async def run() -> T:
-        db = Database(settings.resolved_database_url())
-        await db.start()
-        try:
-            return await job(AppService(db.sessions))
-        finally:
-            await db.stop()
-
-    return asyncio.run(run())
+    return run_against(settings.resolved_database_url(), lambda db: job(AppService(db.sessions)))
 
 
 def _client_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def driver_url(url: str, *, use_async: bool) -> str:
@@ -86,3 +90,18 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def run_against(url: str, job: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``job`` on the database at ``url``, started (migrated) and stopped around it: what
+    the command-line tools do without a server."""
+
+    async def run() -> T:
+        db = Database(url)
+        await db.start()
+        try:
+            return await job(db)
+        finally:
+            await db.stop()
+
+    return asyncio.run(run())
