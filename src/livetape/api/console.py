@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import Catalogue, LivetapeError
 from .deps import CONSOLE_COOKIE, console_sessions, services
-from .web import CONTENT_TYPES, HEADERS, WEB
+from .web import CONTENT_TYPES, HEADERS, WEB, folder_file
 
 router = APIRouter(tags=["console"])
 
@@ -162,21 +162,13 @@ async def session_state(request: Request) -> JSONResponse:
     return JSONResponse(state, headers=NO_STORE)
 
 
-def _asset(folder: Path, name: str) -> FileResponse:
-    path = folder / name
-    # only the folder's own files (the path parameter holds no '/'), and only known types
-    if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
-        raise LivetapeError(Catalogue.NOT_FOUND, f"no console file {name!r}")
-    return _static(path)
-
-
 @router.get("/console/{name}", include_in_schema=False)
 async def console_asset(name: str) -> FileResponse:
-    return _asset(CONSOLE, name)
+    return _static(folder_file(CONSOLE, name))
 
 
 @router.get("/console/vendor/{name}", include_in_schema=False)
 async def console_vendor(name: str) -> FileResponse:
     """hls.js (``vendor/hls.light.min.js``) when ``make vendor`` fetched it; 404 otherwise,
     and the console then plays HLS only where the browser does by itself."""
-    return _asset(VENDOR, name)
+    return _static(folder_file(VENDOR, name))

@@ -38,6 +38,15 @@ def _static(path: Path, *, cors: bool = False) -> FileResponse:
     return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=headers)
 
 
+def folder_file(folder: Path, name: str) -> Path:
+    """A file directly in ``folder`` (the path parameter holds no '/'), not hidden, of a type
+    served here; 10008 otherwise."""
+    path = folder / name
+    if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no file {name!r} in /{folder.name}/")
+    return path
+
+
 @router.get("/sdk/livetape.js", include_in_schema=False)
 async def sdk() -> FileResponse:
     return _static(WEB / "sdk" / "livetape.js", cors=True)
@@ -50,11 +59,7 @@ async def demo() -> FileResponse:
 
 @router.get("/demo/{name}", include_in_schema=False)
 async def demo_asset(name: str) -> FileResponse:
-    path = WEB / "demo" / name
-    # only the folder's own files (the path parameter holds no '/'), and only known types
-    if name.startswith(".") or path.suffix not in CONTENT_TYPES or not path.is_file():
-        raise LivetapeError(Catalogue.NOT_FOUND, f"no demo file {name!r}")
-    return _static(path)
+    return _static(folder_file(WEB / "demo", name))
 
 
 @router.get("/v1/vod/files/{file_id}/play",
