@@ -1,4 +1,5 @@
-"""A background chore run every few seconds inside the server: ``start()`` / ``stop()``.
+"""A background chore run every few seconds inside the server, the first time one interval
+after ``start()``; ``stop()`` ends it.
 
 A failing run is logged and retried at the next interval (the database may be away for a
 moment); it never ends the loop or the server.
@@ -15,26 +16,22 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, name: str, every: float, run: Callable[[], Awaitable[object]], *,
-                 at_start: bool = False) -> None:
+    def __init__(self, name: str, every: float, run: Callable[[], Awaitable[object]]) -> None:
         self.name = name
         self._every = every
         self._run = run
-        self._at_start = at_start
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def _loop(self) -> None:
-        if not self._at_start:
-            await asyncio.sleep(self._every)
         while True:
+            await asyncio.sleep(self._every)
             try:
                 await self._run()
             except Exception:
                 log.exception("%s failed; retrying in %g s", self.name, self._every)
-            await asyncio.sleep(self._every)
 
     async def stop(self) -> None:
         """Cancel the loop (idempotent); a run in progress is interrupted."""

@@ -137,7 +137,7 @@ class BillingRunner:
         self._biller, self._usage, self._sessions = biller, usage, sessions
         self._delay = delay
         self._noted_day = ""
-        self._chore = Periodic("billing run", every, self.run_once, at_start=True)
+        self._chore = Periodic("billing run", every, self.run_once)
 
     def start(self) -> None:
         self._chore.start()
