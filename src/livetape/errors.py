@@ -68,6 +68,9 @@ class Catalogue:
         "period", "top up the app's balance (livetape billing topup APP_ID AMOUNT); files are "
         "kept and play again at once", 403, extension=True,
     )
+    INTERNAL_ERROR = ErrorKind(
+        1500, "internal_error", "internal server error", _SUPPORT, 500, extension=True,
+    )
     NOT_FOUND = ErrorKind(
         10008, "not_found", "resource not found", "check the id", 404, extension=True,
     )

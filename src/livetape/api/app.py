@@ -37,6 +37,8 @@ from ..vod.processor import clear_work_folder
 from ..vod.signing import PlayGuard
 from . import billing, classes, console, media, processing, record, rooms, settings, vod, web, whip
 from .deps import Services
+from .guard import NulGuard
+from .openapi import document
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def create_app(config: Settings) -> FastAPI:
         title="livetape", version=__version__, lifespan=lifespan,
         description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
     )
+    document(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(TrafficMiddleware, meter=traffic)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
@@ -123,6 +127,13 @@ def create_app(config: Settings) -> FastAPI:
         kind = Catalogue.NOT_FOUND if exc.status_code == 404 else Catalogue.INVALID_PARAMETER
         error = LivetapeError(kind, str(exc.detail))
         return JSONResponse(error.body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # a fault of livetape's, not of the request: the catalogue's body all the same
+        # (Starlette raises the exception again after this answer: uvicorn logs it)
+        error = LivetapeError(Catalogue.INTERNAL_ERROR, type(exc).__name__)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,35 +4,42 @@ its billing mode, its balance; and the operator's top-up."""
 from __future__ import annotations
 
 import hmac
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..billing.balance import to_cny, to_micro
 from ..billing.bills import line_view, month_span
 from ..billing.plans import checked
 from ..billing.usage import utc_today
+from ..bounds import Input
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from .deps import bearer, server, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
 MAX_DAYS = 366
+# YYYY-MM from 0001-01 to 9999-12 (the dates Python and both databases have)
+MONTH = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+# an exabyte: a month's fee for it stays well within a bill's 64-bit amount of micro-CNY
+MAX_PACKAGE_GB = 10**9
 
 
 @router.get("/billing/usage",
             summary="Daily usage and cost: traffic, storage peak, transcode minutes by tier")
+@raises(Catalogue.INVALID_PARAMETER)
 async def usage(
     request: Request, who: Annotated[Identity, Depends(server)],
     first: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
     last: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
 ) -> dict[str, Any]:
     last = last or utc_today()
-    first = first or last - timedelta(days=29)
+    first = first or date.fromordinal(max(last.toordinal() - 29, 1))  # 30 days, from year 1
     if first > last or (last - first).days >= MAX_DAYS:
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
                             f"from must be on or before to, at most {MAX_DAYS} days")
@@ -43,7 +50,7 @@ async def usage(
 @router.get("/billing/bills", summary="The month's daily bills with their line items")
 async def bills(
     request: Request, who: Annotated[Identity, Depends(server)],
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$",
+    month: Annotated[str | None, Query(pattern=MONTH,
                                        description="YYYY-MM (UTC); default this month")] = None,
 ) -> dict[str, Any]:
     first, last = month_span(month)
@@ -54,10 +61,12 @@ async def bills(
             "total": to_cny(sum(b.amount for b in found.values())), "bills": rows}
 
 
-class PlanRequest(BaseModel):
+class PlanRequest(Input):
     mode: str = Field(description="postpaid | package")
-    storage_gb: int = Field(0, description="package: GB of the daily storage peak included")
-    traffic_gb: int = Field(0, description="package: GB of playback traffic per month included")
+    storage_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,
+                            description="package: GB of the daily storage peak included")
+    traffic_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,
+                            description="package: GB of playback traffic per month included")
 
 
 @router.get("/billing/plan", summary="The billing mode in force and any change pending")
@@ -67,6 +76,7 @@ async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> d
 
 
 @router.put("/billing/plan", summary="Choose postpaid or a package, from the next billing day")
+@raises(Catalogue.INVALID_PARAMETER)
 async def choose_plan(body: PlanRequest, request: Request,
                       who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
     plans = services(request).plans
@@ -84,6 +94,7 @@ async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -
                          "time": e.created_at.isoformat()} for e in entries]}
 
 
+@raises(Catalogue.UNAUTHORIZED)
 def operator(request: Request) -> None:
     """Only the operator (``Authorization: Bearer <LIVETAPE_OPERATOR_KEY>``)."""
     configured = services(request).settings.operator_key
@@ -94,7 +105,7 @@ def operator(request: Request) -> None:
                             "'Authorization: Bearer <operator key>'")
 
 
-class TopUp(BaseModel):
+class TopUp(Input):
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=6, description="CNY")
     ref: str = Field(min_length=1, max_length=64,
                      description="your payment's reference; a repeated one counts once")
@@ -102,6 +113,7 @@ class TopUp(BaseModel):
 
 @router.post("/operator/apps/{app_id}/topup", dependencies=[Depends(operator)],
              summary="Add to an app's balance (operator key)")
+@raises(Catalogue.NOT_FOUND)
 async def top_up(app_id: str, body: TopUp, request: Request) -> dict[str, Any]:
     svc = services(request)
     if await svc.apps.get(app_id) is None:

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import Field
 
+from ..bounds import INT_MAX, Input
 from ..db.models import VodClass
+from ..errors import Catalogue
 from ..service.apps import Identity
 from .deps import server, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1/vod/classes", tags=["vod"])
 
 
-class NewClass(BaseModel):
+ClassId = Annotated[int, Path(ge=0, le=INT_MAX)]
+
+
+class NewClass(Input):
     name: str = Field(min_length=1, max_length=64)
-    parent_id: int = Field(0, ge=0, description="0: a top-level class")
+    parent_id: int = Field(0, ge=0, le=INT_MAX, description="0: a top-level class")
 
 
-class Rename(BaseModel):
+class Rename(Input):
     name: str = Field(min_length=1, max_length=64)
 
 
@@ -29,6 +35,7 @@ def _view(row: VodClass) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="CreateClass")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def create_class(
     body: NewClass, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -44,15 +51,17 @@ async def describe_all(
 
 
 @router.patch("/{class_id}", summary="Rename a class")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def rename_class(
-    class_id: int, body: Rename, request: Request, who: Annotated[Identity, Depends(server)]
+    class_id: ClassId, body: Rename, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
     return _view(await services(request).classes.rename(who.app_id, class_id, body.name))
 
 
 @router.delete("/{class_id}", summary="Delete a class (refused when not empty)")
+@raises(Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def delete_class(
-    class_id: int, request: Request, who: Annotated[Identity, Depends(server)],
+    class_id: ClassId, request: Request, who: Annotated[Identity, Depends(server)],
     move_files: bool = False,
 ) -> dict[str, Any]:
     moved = await services(request).classes.delete(who.app_id, class_id,

@@ -18,10 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from ..bounds import Input
 from ..errors import Catalogue, LivetapeError
 from .deps import CONSOLE_COOKIE, console_sessions, services
+from .openapi import raises
 from .web import CONTENT_TYPES, HEADERS, WEB, folder_file
 
 router = APIRouter(tags=["console"])
@@ -62,7 +64,7 @@ def _page_headers(public_url: str | None) -> dict[str, str]:
     return {**PAGE_HEADERS, "Content-Security-Policy": CSP.format(public=f" {origin}")}
 
 
-class SignIn(BaseModel):
+class SignIn(Input):
     """The app's credentials, exactly as a server call would use them."""
 
     app_id: str = Field(min_length=1, max_length=64)
@@ -95,7 +97,9 @@ async def _credentials(request: Request) -> tuple[SignIn, bool]:
         else:
             fields = json.loads(raw or b"null")
         return SignIn.model_validate(fields), is_form
-    except (ValueError, UnicodeDecodeError) as exc:  # pydantic's ValidationError is one
+    # pydantic's ValidationError and UnicodeDecodeError are ValueErrors; JSON nested deeper
+    # than the parser goes is a RecursionError
+    except (ValueError, RecursionError) as exc:
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
                             "send app_id and secret_key as a form or JSON") from exc
 
@@ -115,7 +119,9 @@ _SIGN_IN_DOC = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/console/session", summary="Sign in to the web console (sets its cookie)",
-             openapi_extra=_SIGN_IN_DOC, response_model=None)
+             openapi_extra=_SIGN_IN_DOC, response_model=None,
+             responses={303: {"description": "a form: to /console, signed in"}})
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.UNAUTHORIZED)
 async def sign_in(request: Request) -> Response:
     """Checks the key like a server call does (1001 when wrong), then sets the session
     cookie (``LIVETAPE_CONSOLE_SESSION_SECONDS``). A form post is redirected to the

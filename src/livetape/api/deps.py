@@ -22,6 +22,7 @@ from ..vod.library import Library
 from ..vod.lookup import MediaLookup
 from ..vod.playback import TrialIndex
 from ..vod.signing import PlayGuard, PlayUrls, new_grant
+from .openapi import raises
 
 
 @dataclass
@@ -64,6 +65,7 @@ def console_sessions(request: Request) -> ConsoleSessions:
     return ConsoleSessions(svc.apps, svc.settings.console_session_seconds)
 
 
+@raises(Catalogue.UNAUTHORIZED)
 async def identity(request: Request) -> Identity:
     """Any authenticated caller: the app server (secret key, or a web console session) or a
     user (token).
@@ -84,6 +86,7 @@ async def identity(request: Request) -> Identity:
     return await services(request).apps.authenticate(token)
 
 
+@raises(Catalogue.UNAUTHORIZED)
 async def server(request: Request) -> Identity:
     """Only the app's server (``Authorization: Bearer <secret_key>``, or a console session)."""
     who = await identity(request)

@@ -28,6 +28,7 @@ from ..vod.library import PLAYABLE
 from ..vod.playback import rewrite_playlist, segment_start
 from ..vod.signing import Grant
 from .deps import Services, services
+from .openapi import raises, served
 
 router = APIRouter(tags=["media"])
 
@@ -67,9 +68,13 @@ class CutFileResponse(FileResponse):
 
 
 @router.head("/media/{app_id}/{file_id}/{path:path}", operation_id="head_media",
-             summary="An object's headers (size, type, ranges)")
+             summary="An object's headers (size, type, ranges)", response_class=Response,
+             responses=served({*CONTENT_TYPES.values(), "application/octet-stream"}))
 @router.get("/media/{app_id}/{file_id}/{path:path}", operation_id="get_media",
-            summary="Download or play an object of a file (Range supported; signed URLs)")
+            summary="Download or play an object of a file (Range supported; signed URLs)",
+            response_class=Response,
+            responses=served({*CONTENT_TYPES.values(), "application/octet-stream"}))
+@raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED)
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
     svc = services(request)
     status = await svc.lookup.file_status(app_id, file_id)

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import update
 
+from ..bounds import BIGINT_MAX, Input
 from ..db.models import App, VodFile
 from ..errors import Catalogue, LivetapeError
 from ..processing import POSITIONS, check_png
@@ -22,6 +23,7 @@ from ..service.apps import Identity
 from ..vod.jobs import JobQueue
 from ..vod.library import interval_offsets
 from .deps import server, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1/vod", tags=["processing"])
 
@@ -32,7 +34,7 @@ def _default_definitions() -> list[Definition]:
     return [10, 20, 30]
 
 
-class ConvertRequest(BaseModel):
+class ConvertRequest(Input):
     """ConvertVodFile: renditions to make, and optionally a watermark and snapshots."""
 
     definitions: list[Definition] = Field(
@@ -44,10 +46,10 @@ class ConvertRequest(BaseModel):
     screenshot: bool = Field(False, description="also take a cover and snapshots")
 
 
-class SnapshotRequest(BaseModel):
+class SnapshotRequest(Input):
     """CreateSnapshotByTimeOffset: JPEGs at these offsets (ms), and/or a new cover."""
 
-    time_offsets_ms: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    time_offsets_ms: list[Annotated[int, Field(ge=0, le=BIGINT_MAX)]] = Field(default_factory=list)
     cover: bool = False
     width: int | None = Field(None, ge=16, le=7680, description="default: the video's width")
 
@@ -60,6 +62,7 @@ async def _video_file(request: Request, who: Identity, file_id: str) -> VodFile:
 
 
 @router.post("/files/{file_id}/convert", summary="ConvertVodFile: transcode to renditions")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def convert(
     file_id: str, body: ConvertRequest, request: Request,
     who: Annotated[Identity, Depends(server)],
@@ -84,6 +87,7 @@ async def convert(
 
 
 @router.post("/files/{file_id}/snapshots", summary="CreateSnapshotByTimeOffset")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def snapshot(
     file_id: str, body: SnapshotRequest, request: Request,
     who: Annotated[Identity, Depends(server)],
@@ -108,6 +112,7 @@ async def snapshot(
 
 
 @router.post("/files/{file_id}/watermark", summary="Make definition 1: the watermarked original")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def watermark_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -144,6 +149,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="One job: state and progress percent")
+@raises(Catalogue.NOT_FOUND)
 async def get_job(
     job_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -155,6 +161,7 @@ async def get_job(
             openapi_extra={"requestBody": {"required": True,
                                            "content": {"image/png": {"schema": {
                                                "type": "string", "format": "binary"}}}}})
+@raises(Catalogue.INVALID_PARAMETER)
 async def put_watermark(
     request: Request, who: Annotated[Identity, Depends(server)],
     position: Annotated[Literal[POSITIONS], Query()] = "top-right",  # type: ignore[valid-type]

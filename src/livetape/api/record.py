@@ -11,6 +11,7 @@ from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..service.requests import parse_record_request
 from .deps import identity, server, services
+from .openapi import raises
 from .processing import require_watermark
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -30,6 +31,11 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
 
 @router.post("/record", summary="Start or stop recording a participant's stream",
              openapi_extra=_BODY_DOC)
+@raises(Catalogue.NO_BODY, Catalogue.PARSE_FAILURE, Catalogue.NO_FILE_NAME,
+        Catalogue.NO_OPERATION, Catalogue.BAD_SRC_TYPE, Catalogue.NO_RECORD_PERMISSION,
+        Catalogue.BALANCE_INSUFFICIENT, Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND,
+        Catalogue.ROOM_NOT_FOUND, Catalogue.USER_NOT_IN_ROOM, Catalogue.NOT_RECORDING,
+        Catalogue.ALREADY_ENDED, Catalogue.ALREADY_RECORDING, Catalogue.PAIR_ROOM)
 async def record(
     request: Request, who: Annotated[Identity, Depends(identity)]
 ) -> dict[str, Any]:
@@ -71,6 +77,7 @@ async def list_recordings(
 
 
 @router.get("/recordings/{recording_id}", summary="A recording: state, reason, file ids")
+@raises(Catalogue.NOT_FOUND)
 async def get_recording(
     recording_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
 ) -> dict[str, Any]:

@@ -5,26 +5,31 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from ..bounds import ID_LENGTH, Input
+from ..errors import Catalogue
 from ..service.apps import Identity
 from .deps import identity, server, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1", tags=["rooms"])
 
 
-class TokenRequest(BaseModel):
-    user_id: str = Field(min_length=1, max_length=64)
+class TokenRequest(Input):
+    user_id: str = Field(min_length=1, max_length=ID_LENGTH)
     ttl_seconds: int | None = Field(None, gt=0)
     privileges: list[str] = ["record"]
 
 
-class RoomRequest(BaseModel):
-    room_id: str | None = None
+class RoomRequest(Input):
+    room_id: str | None = Field(None, min_length=1, max_length=ID_LENGTH,
+                                pattern="^[^/]+$", description="default: a random id")
     type: Literal["multi", "pair"] = "multi"
 
 
 @router.post("/tokens", summary="Mint a user token (server-side)")
+@raises(Catalogue.INVALID_PARAMETER)
 async def mint_token(
     body: TokenRequest, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -37,6 +42,7 @@ async def mint_token(
 
 
 @router.post("/rooms", status_code=201, summary="Create a room")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.CONFLICT)
 async def create_room(
     body: RoomRequest, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -45,6 +51,7 @@ async def create_room(
 
 
 @router.get("/rooms/{room_id}", summary="A room's members, streams and active recordings")
+@raises(Catalogue.ROOM_NOT_FOUND)
 async def get_room(
     room_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
 ) -> dict[str, Any]:
@@ -70,6 +77,7 @@ async def get_room(
 
 
 @router.delete("/rooms/{room_id}", status_code=204, summary="Close a room")
+@raises(Catalogue.ROOM_NOT_FOUND)
 async def delete_room(
     room_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> Response:

@@ -7,18 +7,20 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import update
 
+from ..bounds import Input
 from ..db.models import App
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from .deps import server, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1", tags=["app"])
 
 
-class AppUpdate(BaseModel):
+class AppUpdate(Input):
     sign_play_urls: bool | None = Field(
         None, description="sign play URLs (t/exper/rlimit/us/sign); unsigned requests get 403"
     )
@@ -44,11 +46,13 @@ async def _app(request: Request, app_id: str) -> App:
 
 
 @router.get("/app", summary="The app's settings (with the KEY that signs play URLs)")
+@raises(Catalogue.NOT_FOUND)
 async def get_app(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
     return _describe(await _app(request, who.app_id))
 
 
 @router.patch("/app", summary="Change the app's settings")
+@raises(Catalogue.NOT_FOUND)
 async def patch_app(
     body: AppUpdate, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -65,9 +69,12 @@ async def patch_app(
     return _describe(await _app(request, who.app_id))
 
 
-class Rotation(BaseModel):
+MAX_GRACE_SECONDS = 100 * 365 * 86400  # a century; far longer would overflow the expiry date
+
+
+class Rotation(Input):
     grace_seconds: int | None = Field(
-        None, ge=0, description="how long the old key keeps working "
+        None, ge=0, le=MAX_GRACE_SECONDS, description="how long the old key keeps working "
         "[LIVETAPE_KEY_GRACE_SECONDS]",
     )
 
@@ -80,6 +87,7 @@ async def list_keys(request: Request, who: Annotated[Identity, Depends(server)])
 
 @router.post("/app/keys/rotate",
              summary="A new current secret key (shown once); the old one works for a grace period")
+@raises(Catalogue.NOT_FOUND)
 async def rotate_key(
     body: Rotation, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -91,6 +99,7 @@ async def rotate_key(
 
 
 @router.delete("/app/keys/{key_id}", summary="Revoke a key at once (not the current one)")
+@raises(Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def revoke_key(
     key_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:

@@ -5,22 +5,24 @@ The objects themselves are served by :mod:`livetape.api.media`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from ..bounds import INT_MAX, INT_MIN, TAG_LENGTH, Input, UtcTime
 from ..db.models import VodFile
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..vod.search import FileQuery
 from .deps import play_urls, server, services
+from .openapi import raises
 
 router = APIRouter(tags=["vod"])
 
 Exper = Annotated[int, Query(ge=0, description="signed URLs: trial seconds (0: whole file)")]
 Rlimit = Annotated[int, Query(ge=0, description="signed URLs: most viewer IPs (0: any)")]
+PageNo = Annotated[int, Query(ge=1, le=INT_MAX)]
 
 
 async def described(
@@ -38,7 +40,7 @@ async def described(
 async def play_info(
     request: Request, who: Annotated[Identity, Depends(server)],
     file_name: Annotated[str, Query(min_length=1)],
-    page_no: Annotated[int, Query(ge=1)] = 1,
+    page_no: PageNo = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
     exper: Exper = 0, rlimit: Rlimit = 0,
 ) -> dict[str, Any]:
@@ -58,16 +60,16 @@ async def list_files(
     request: Request, who: Annotated[Identity, Depends(server)],
     file_ids: Annotated[str | None, Query(description="comma-separated ids")] = None,
     name_prefix: str | None = None,
-    created_from: Annotated[datetime | None, Query(alias="from")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to")] = None,
-    class_id: Annotated[int | None, Query(ge=0)] = None,
+    created_from: Annotated[UtcTime | None, Query(alias="from")] = None,
+    created_to: Annotated[UtcTime | None, Query(alias="to")] = None,
+    class_id: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
     tags: Annotated[str | None, Query(description="comma-separated; files with all")] = None,
-    status: int | None = None,
+    status: Annotated[int | None, Query(ge=INT_MIN, le=INT_MAX)] = None,
     room_id: str | None = None,
     user_id: str | None = None,
     order_by: Annotated[Literal["create_time", "size"], Query()] = "create_time",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
-    page_no: Annotated[int, Query(ge=1)] = 1,
+    page_no: PageNo = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     query = FileQuery(
@@ -81,19 +83,20 @@ async def list_files(
             "file_set": await described(request, who.app_id, rows)}
 
 
-class FileUpdate(BaseModel):
+class FileUpdate(Input):
     """ModifyVodInfo: the fields to change (absent = unchanged)."""
 
     file_name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=1000)
-    class_id: int | None = Field(None, ge=0)
-    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
-    expire_time: datetime | Literal[-1] | None = Field(
+    class_id: int | None = Field(None, ge=0, le=INT_MAX)
+    tags: list[Annotated[str, Field(min_length=1, max_length=TAG_LENGTH)]] | None = None
+    expire_time: UtcTime | Literal[-1] | None = Field(
         None, description="ISO 8601 time after which the file is deleted; -1 = never"
     )
 
 
 @router.patch("/v1/vod/files/{file_id}", summary="ModifyVodInfo")
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND)
 async def modify_file(
     file_id: str, body: FileUpdate, request: Request,
     who: Annotated[Identity, Depends(server)],
@@ -108,11 +111,8 @@ async def modify_file(
                             f"file_name: 1-{svc.settings.max_file_name_length} characters, no '/'")
     if len(changes.get("tags") or []) > svc.settings.max_tags:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, f"at most {svc.settings.max_tags} tags")
-    if "expire_time" in changes:
-        expiry = changes["expire_time"]
-        if isinstance(expiry, datetime) and expiry.tzinfo is None:
-            raise LivetapeError(Catalogue.INVALID_PARAMETER, "expire_time needs a time zone")
-        changes["expire_time"] = None if expiry in (-1, None) else expiry
+    if changes.get("expire_time") == -1:
+        changes["expire_time"] = None  # never
     for name in ("description", "class_id", "tags"):
         if name in changes and changes[name] is None:
             raise LivetapeError(Catalogue.INVALID_PARAMETER, f"{name} cannot be null")
@@ -123,6 +123,7 @@ async def modify_file(
 
 
 @router.delete("/v1/vod/files/{file_id}", summary="DeleteVodFile (every stored object)")
+@raises(Catalogue.NOT_FOUND)
 async def delete_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
 ) -> dict[str, Any]:
@@ -133,6 +134,7 @@ async def delete_file(
 
 @router.get("/v1/vod/files/{file_id}",
             summary="One library file in full: renditions, snapshots, cover, jobs")
+@raises(Catalogue.NOT_FOUND)
 async def get_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)],
     exper: Exper = 0, rlimit: Rlimit = 0,

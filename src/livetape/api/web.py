@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from .deps import identity, services
+from .openapi import raises
 from .vod import described
 
 router = APIRouter(tags=["web"])
@@ -64,6 +65,7 @@ async def demo_asset(name: str) -> FileResponse:
 
 @router.get("/v1/vod/files/{file_id}/play",
             summary="A library file and its play URLs, for the user who recorded it")
+@raises(Catalogue.NOT_FOUND)
 async def play_own_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
 ) -> dict[str, Any]:

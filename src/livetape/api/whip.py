@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ..bounds import ID_LENGTH
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from .deps import identity, services
+from .openapi import raises
 
 router = APIRouter(prefix="/v1/rooms/{room_id}/whip", tags=["whip"])
 
@@ -26,10 +28,12 @@ async def options() -> Response:
     "", status_code=201, summary="Publish a stream (WHIP)",
     responses={201: {"content": {SDP: {}}, "description": "SDP answer; Location = session"}},
 )
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.ROOM_NOT_FOUND, Catalogue.CONFLICT,
+        Catalogue.SERVER_FULL)
 async def publish(
     room_id: str, request: Request, who: Annotated[Identity, Depends(identity)],
     src_type: Annotated[str, Query(pattern="^(camera|screen)$")] = "camera",
-    user_id: str | None = None,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=ID_LENGTH)] = None,
 ) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, f"Content-Type must be {SDP}")
@@ -53,7 +57,9 @@ async def patch(publication_id: str) -> Response:
     return Response(status_code=405, headers={"Allow": "DELETE, OPTIONS"})
 
 
-@router.delete("/{publication_id}", summary="Leave (end a WHIP session)")
+@router.delete("/{publication_id}", summary="Leave (end a WHIP session)",
+               response_class=Response, responses={200: {"description": "the session ended"}})
+@raises(Catalogue.NOT_FOUND)
 async def leave(
     room_id: str, publication_id: str, request: Request,
     who: Annotated[Identity, Depends(identity)],

@@ -12,6 +12,7 @@ memory and flushed every few seconds, so the last moments of a day land a little
 
 from __future__ import annotations
 
+import calendar
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ def month_span(month: str | None) -> tuple[date, date]:
     """The first and last day of ``month`` (YYYY-MM; None: this UTC month); ValueError when
     it is no month."""
     first = date.fromisoformat(f"{month}-01") if month else utc_today().replace(day=1)
-    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
 
 def line_view(line: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bounds import ID_LENGTH, INT_MAX, TAG_LENGTH, nul_in
 from ..errors import Catalogue, LivetapeError
 
 OPERATIONS = ("start", "stop")
@@ -49,10 +50,12 @@ def parse_record_request(raw: bytes, *, max_name: int, max_tags: int) -> RecordR
         raise LivetapeError(Catalogue.NO_BODY)
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise _bad(f"body is not JSON ({exc})") from exc
     if not isinstance(body, dict):
         raise _bad("body must be a JSON object")
+    if nul_in(body):
+        raise _bad("a NUL character (\\u0000) is not allowed")
     operation = body.get("operation")
     if operation not in OPERATIONS:
         raise LivetapeError(Catalogue.NO_OPERATION, f"got {operation!r}")
@@ -60,11 +63,11 @@ def parse_record_request(raw: bytes, *, max_name: int, max_tags: int) -> RecordR
     if src_type not in SRC_TYPES:
         raise LivetapeError(Catalogue.BAD_SRC_TYPE, f"got {src_type!r}")
     room_id = body.get("room_id")
-    if not isinstance(room_id, str) or not room_id:
-        raise _bad("room_id is required")
+    if not isinstance(room_id, str) or not 0 < len(room_id) <= ID_LENGTH:
+        raise _bad(f"room_id is required: 1-{ID_LENGTH} characters")
     user_id = body.get("user_id")
-    if user_id is not None and (not isinstance(user_id, str) or not user_id):
-        raise _bad("user_id must be a non-empty string")
+    if user_id is not None and (not isinstance(user_id, str) or not 0 < len(user_id) <= ID_LENGTH):
+        raise _bad(f"user_id must be a string of 1-{ID_LENGTH} characters")
     if operation == "stop":
         return RecordRequest("stop", room_id, src_type, user_id)
     file_name = body.get("file_name")
@@ -76,11 +79,13 @@ def parse_record_request(raw: bytes, *, max_name: int, max_tags: int) -> RecordR
     if record_type not in RECORD_TYPES:
         raise _bad(f"record_type must be one of {RECORD_TYPES}, got {record_type!r}")
     class_id = body.get("class_id", 0)
-    if not isinstance(class_id, int) or isinstance(class_id, bool) or class_id < 0:
-        raise _bad("class_id must be a non-negative integer")
+    if not isinstance(class_id, int) or isinstance(class_id, bool) or not 0 <= class_id <= INT_MAX:
+        raise _bad(f"class_id must be an integer from 0 to {INT_MAX}")
     tags = body.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
-        raise _bad("tags must be a list of non-empty strings")
+    if not isinstance(tags, list) or not all(
+        isinstance(t, str) and 0 < len(t) <= TAG_LENGTH for t in tags
+    ):
+        raise _bad(f"tags must be a list of strings of 1-{TAG_LENGTH} characters")
     if len(tags) > max_tags:
         raise _bad(f"at most {max_tags} tags")
     return RecordRequest(
