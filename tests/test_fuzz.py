@@ -9,7 +9,8 @@ sequences that reuse the ids answers return. Every answer must be no 5xx and exa
 schema says: a documented status, its content type, a body matching its schema (errors:
 ``{"code", "message", "hint"}``) and its documented headers. No check is excluded.
 
-The run is reproducible: one seed (``LIVETAPE_FUZZ_SEED``), no example database. Keys are
+The run is reproducible: one seed (``LIVETAPE_FUZZ_SEED``), nothing kept from earlier runs
+(``schemathesis.toml``). Keys are
 fuzzed too: the hooks (``fuzz_hooks.py``) follow each successful key rotation, so a rotation
 with ``grace_seconds: 0`` does not lock the fuzzer out; revoking reaches only keys it no longer
 uses (the current one answers 1002). The reports land in ``test-artifacts/fuzz/``.
@@ -35,6 +36,7 @@ SEED = os.environ.get("LIVETAPE_FUZZ_SEED", "10")
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance")
 HOOKS = Path(__file__).parent / "fuzz_hooks.py"
+CONFIG = Path(__file__).parent / "schemathesis.toml"
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts" / "fuzz"
 OPERATOR_KEY = "fuzz-operator-key-0123456789"
 # what a user token may call (everything else answers it 1001, which is fuzzed with the
@@ -45,13 +47,14 @@ USER_PATHS = r"^/v1/(record|recordings/|rooms/|vod/files/\{file_id\}/play)"
 def _fuzz(url: str, reports: Path, keys: dict[str, str],
           *args: str) -> tuple[int, str, dict[str, Any]]:
     shutil.rmtree(reports, ignore_errors=True)
+    reports.mkdir(parents=True)
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), **keys}
     done = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
-         "--checks", CHECKS, "--max-examples", MAX_EXAMPLES, "--seed", SEED,
-         "--generation-database", "none", "--workers", "1", "--request-timeout", "30",
+        [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
+         f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", MAX_EXAMPLES,
+         "--seed", SEED, "--workers", "1", "--request-timeout", "30",
          "--report", "json", "--report-dir", str(reports), "--no-color", *args],
-        env=env, capture_output=True, text=True, timeout=1800,
+        env=env, capture_output=True, text=True, timeout=1800, cwd=reports.parent,
     )
     report = json.loads(next(reports.glob("json-*.json")).read_text())
     (reports / "output.txt").write_text(done.stdout + done.stderr)
