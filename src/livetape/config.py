@@ -47,7 +47,8 @@ class Settings(BaseSettings):
         3.0, ge=0, description="Wait this long for RTCP sender reports before aligning A/V by "
         "arrival time instead.",
     )
-    max_file_name_length: int = Field(40, gt=0, description="Longest accepted file_name.")
+    max_file_name_length: int = Field(40, gt=0, le=200,  # the column's length
+                                      description="Longest accepted file_name.")
     max_tags: int = Field(16, ge=0, description="Most tags per recording.")
     key_grace_seconds: int = Field(
         86400, ge=0, description="How long a rotated-out secret key keeps working."

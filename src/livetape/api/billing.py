@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
@@ -62,7 +62,7 @@ async def bills(
 
 
 class PlanRequest(Input):
-    mode: str = Field(description="postpaid | package")
+    mode: Literal["postpaid", "package"]
     storage_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,
                             description="package: GB of the daily storage peak included")
     traffic_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 
+from ..bounds import ID_LENGTH, INT_MAX, TAG_LENGTH
 from ..errors import Catalogue, LivetapeError
 from ..service.apps import Identity
 from ..service.requests import parse_record_request
@@ -23,9 +25,28 @@ _EXAMPLE = {
 }
 
 
-# The body is parsed by hand (each fault has its own code); this documents it in OpenAPI.
+class RecordBody(BaseModel):
+    """The body, as OpenAPI shows it: it is parsed by hand (``service/requests.py``), each
+    fault with its own code."""
+
+    operation: Literal["start", "stop"]
+    room_id: str = Field(min_length=1, max_length=ID_LENGTH)
+    user_id: str | None = Field(None, min_length=1, max_length=ID_LENGTH,
+                                description="server calls only: a user token implies it")
+    src_type: Literal["camera", "screen"] = "camera"
+    file_name: str | None = Field(None, min_length=1, pattern="^[^/]*$", description="start: "
+                                  "required, at most LIVETAPE_MAX_FILE_NAME_LENGTH characters")
+    record_type: Literal["video", "audio"] = "video"
+    class_id: int = Field(0, ge=0, le=INT_MAX)
+    tags: list[Annotated[str, Field(min_length=1, max_length=TAG_LENGTH)]] = Field(
+        [], description="at most LIVETAPE_MAX_TAGS")
+    transcode: bool = False
+    screenshot: bool = False
+    watermark: bool = False
+
+
 _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "required": ["operation", "room_id"]}, "example": _EXAMPLE,
+    "schema": RecordBody.model_json_schema(), "example": _EXAMPLE,
 }}}}
 
 

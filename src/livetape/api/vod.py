@@ -86,7 +86,8 @@ async def list_files(
 class FileUpdate(Input):
     """ModifyVodInfo: the fields to change (absent = unchanged)."""
 
-    file_name: str | None = Field(None, min_length=1, max_length=200)
+    file_name: str | None = Field(None, min_length=1, max_length=200, pattern="^[^/]*$",
+                                  description="at most LIVETAPE_MAX_FILE_NAME_LENGTH characters")
     description: str | None = Field(None, max_length=1000)
     class_id: int | None = Field(None, ge=0, le=INT_MAX)
     tags: list[Annotated[str, Field(min_length=1, max_length=TAG_LENGTH)]] | None = None
