@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         86400, ge=0, description="How long a rotated-out secret key keeps working."
     )
     token_default_ttl_seconds: int = Field(86400, gt=0, description="User token lifetime.")
+    max_token_ttl_seconds: int = Field(
+        604800, gt=0, description="Longest user token lifetime: longer ones are neither minted "
+        "nor accepted (exp - iat, or exp - now), whoever signed them.",
+    )
     pair_room_max_members: int = Field(2, ge=2, description="Members allowed in a pair room.")
     multi_room_max_members: int = Field(50, ge=2, description="Members allowed in a multi room.")
     expiry_sweep_seconds: float = Field(
@@ -62,6 +66,22 @@ class Settings(BaseSettings):
         16, ge=1, description="Published streams this server process accepts at once; past "
         "about one core of media, UDP drops would disconnect every publisher, not just the new "
         "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
+    )
+    max_publications_per_app: int | None = Field(
+        None, ge=1, description="Published streams one app may have at once on this server "
+        "(unset: only max_publications applies).",
+    )
+    max_publications_per_user: int = Field(
+        2, ge=1, description="Published streams one user of an app may have at once, in all "
+        "rooms (2: a camera and a screen).",
+    )
+    connect_timeout_seconds: float = Field(
+        15.0, gt=0, description="A WHIP session whose ICE and DTLS are not up this long after "
+        "its answer is closed (its slot freed).",
+    )
+    disconnect_grace_seconds: float = Field(
+        10.0, gt=0, description="A connected WHIP session that receives nothing (no media, no "
+        "sender report) this long is closed; its recording ends (publisher_left).",
     )
     # processing jobs (transcode, snapshots, watermark)
     job_workers: int = Field(

@@ -67,8 +67,10 @@ def create_app(config: Settings) -> FastAPI:
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
+        apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
+                          max_token_ttl=config.max_token_ttl_seconds)
         app.state.services = Services(
-            config, db, AppService(db.sessions), room_service, recordings, library,
+            config, db, apps, room_service, recordings, library,
             ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
             TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
             Balances(db.sessions), plans, biller,

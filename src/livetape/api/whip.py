@@ -33,9 +33,7 @@ async def publish(
 ) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, f"Content-Type must be {SDP}")
-    publisher = who.user_id or user_id
-    if not publisher:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, "user_id is required for server calls")
+    publisher = who.acting_user(user_id)
     offer = (await request.body()).decode("utf-8", "replace")
     if "m=" not in offer:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "the body is not an SDP offer")
