@@ -5,9 +5,6 @@ tokens that act only as their own user."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -19,7 +16,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from livetape.client.api import ApiError, LivetapeClient
 
 from .conftest import ServerFactory
-from .flow import wait_for
+from .flow import publisher_process, wait_for
 from .server import LiveServer
 
 SDP = {"Content-Type": "application/sdp"}
@@ -140,15 +137,7 @@ async def test_a_publisher_that_vanishes_is_closed_after_the_grace(
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         await api.create_room("room-1")
         token = await api.mint_token("bob")
-        publisher = subprocess.Popen(
-            [sys.executable, "-m", "livetape", "publish", "--url", server.url, "--token", token,
-             "--room", "room-1", "--loop"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        try:
-            assert publisher.stdout is not None
-            line = await asyncio.to_thread(publisher.stdout.readline)  # printed once connected
-            assert b"location" in line, publisher.stderr.read() if publisher.stderr else b""
+        async with publisher_process(server, token):  # killed -9: no DELETE, no BYE
 
             async def connected() -> bool:
                 return [s["state"] for s in await streams_of(api, "room-1")] == ["connected"]
@@ -156,9 +145,6 @@ async def test_a_publisher_that_vanishes_is_closed_after_the_grace(
             await wait_for(connected, timeout=10)
             recording_id = await api.start_recording("room-1", "vanish", user_id="bob")
             await asyncio.sleep(2)
-        finally:
-            publisher.send_signal(signal.SIGKILL)  # no DELETE, no BYE: the network is gone
-            publisher.wait()
         killed = time.monotonic()
 
         async def ended() -> dict[str, Any] | None:
