@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..config import Settings
 from ..db.models import Room
 from ..errors import Catalogue, LivetapeError
+from ..rooms.preroll import Preroll
 from ..rooms.publication import Publication
 from ..rooms.registry import RoomRegistry
 
@@ -71,7 +72,8 @@ class RoomService:
         published = len(self.registry.all_publications())
         if published >= self._settings.max_publications:
             raise LivetapeError(Catalogue.SERVER_FULL, f"{published} streams are published")
-        publication = Publication(app_id, room_id, user_id, src_type)
+        preroll = Preroll(self._settings.preroll_seconds, self._settings.preroll_max_bytes)
+        publication = Publication(app_id, room_id, user_id, src_type, preroll=preroll)
         try:
             answer = await publication.answer(offer_sdp)
         except Exception as exc:
