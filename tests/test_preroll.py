@@ -110,13 +110,13 @@ async def test_a_recording_asked_for_before_sender_reports_starts_in_sync(
     """Asked for before the first RTCP sender report: the pre-roll's key frame (stamped
     before any report) is held until one arrives, then placed; A/V stay within 40 ms."""
     server = start_server()
-    media = clip(11.0)
-    rec = await record(server, media, tmp_path, request_at=0.2, seconds=RECORD_SECONDS)
+    media = clip(7.0)
+    rec = await record(server, media, tmp_path, request_at=0.2, seconds=5.0)
     assert rec.began == 0.0
     info = probe(rec.path)
-    assert info["video"]["first_keyframe"] is True and info["duration"] >= RECORD_SECONDS
+    assert info["video"]["first_keyframe"] is True and info["duration"] >= 5.0
     assert info["audio"]["samples"] / 48000 >= info["duration"] - AUDIO_SHORT
-    assert len(assert_in_sync(rec.path)) >= 3
+    assert len(assert_in_sync(rec.path)) >= 2  # flash + beep at 0.5 s and 3 s
 
 
 async def test_without_pre_roll_a_recording_waits_for_the_next_key_frame(
