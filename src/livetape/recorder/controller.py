@@ -297,8 +297,9 @@ class RecordingController:
 
     async def _open(self, keyframe: Sample, size: tuple[int, int]) -> None:
         self._keyframe_arrival = keyframe.arrival
-        log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
-                 keyframe.ts,
+        log.info("%s: starts at key frame ts=%d (received %+.2f s from the request); audio "
+                 "aligned by %s", self.recording_id, keyframe.ts,
+                 keyframe.arrival - self._requested_at,
                  "sender reports" if self._alignment.by_reports(keyframe) else "arrival")
         await self._new_segment(size, keyframe.ts, self._alignment.audio_zero(keyframe))
 
