@@ -47,6 +47,16 @@ class Settings(BaseSettings):
         3.0, ge=0, description="Wait this long for RTCP sender reports before aligning A/V by "
         "arrival time instead.",
     )
+    preroll_seconds: float = Field(
+        4.0, ge=0, le=30, description="Each live stream keeps its samples from its latest key "
+        "frame on, up to this long, so a recording starts at the key frame before its request "
+        "(publishers that ignore key frame requests would otherwise lose up to a GOP). A GOP "
+        "longer than this is not kept: the recording waits for the next key frame. 0: off.",
+    )
+    preroll_max_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Most bytes of media one live stream keeps for "
+        "pre-roll (4 s at 8 Mbit/s); past it, the oldest key frame and its GOP are dropped.",
+    )
     max_file_name_length: int = Field(40, gt=0, description="Longest accepted file_name.")
     max_tags: int = Field(16, ge=0, description="Most tags per recording.")
     key_grace_seconds: int = Field(

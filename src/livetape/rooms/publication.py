@@ -3,7 +3,8 @@
 The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
 encoded (see :mod:`livetape.recorder.passthrough`), are stamped with the sender's clock,
 and go to whoever subscribed (a recorder), straight from aiortc's receiver on the event
-loop (no queue, no thread), so nothing accumulates when nobody listens.
+loop (no queue, no thread). Beside that, only the current GOP is kept (the pre-roll, see
+:mod:`livetape.rooms.preroll`), so a recording can start at the key frame before its request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from ..recorder.passthrough import attach, is_keyframe
 from ..recorder.source import Listener, Sample
 from .clock import SenderClock
+from .preroll import Preroll
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class Publication:
     """
 
     def __init__(self, app_id: str, room_id: str, user_id: str, src_type: str,
-                 liveness: Liveness) -> None:
+                 liveness: Liveness, *, preroll: Preroll | None = None) -> None:
         self.publication_id = secrets.token_hex(8)
         self.app_id, self.room_id = app_id, room_id
         self.user_id, self.src_type = user_id, src_type
@@ -96,6 +98,7 @@ class Publication:
         self._clocks: dict[str, SenderClock] = {}
         self._codecs: dict[str, str] = {}
         self._listeners: list[Listener] = []
+        self.preroll = preroll or Preroll(0, 0)
         self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
@@ -175,6 +178,7 @@ class Publication:
             kind, codec, frame.data, frame.timestamp, clock.clock_rate,
             is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
         )
+        self.preroll.add(sample)
         for listener in list(self._listeners):
             listener(sample)
 
@@ -185,7 +189,12 @@ class Publication:
     def codec(self, kind: str) -> str | None:
         return self._codecs.get(kind)
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, *, preroll: bool = False) -> None:
+        # Replaying and joining happen in one step on the event loop, where frames arrive
+        # too: no frame can fall between the pre-roll and the live ones, or come twice.
+        if preroll:
+            for sample in self.preroll.samples():
+                listener(sample)
         self._listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
@@ -207,6 +216,10 @@ class Publication:
         clock = self._clocks.get(kind)
         return clock.mapped_at(sender_time) if clock else None
 
+    def sender_time(self, kind: str, ts: int) -> float | None:
+        clock = self._clocks.get(kind)
+        return clock.sender_time(ts) if clock else None
+
     # lifecycle ---------------------------------------------------------------------------
 
     def on_end(self, callback: Callable[[Publication], Awaitable[None]]) -> None:
@@ -227,6 +240,7 @@ class Publication:
         self.end_reason = reason
         log.info("publication %s closed: %s", self.publication_id, reason)
         await self._pc.close()
+        self.preroll.clear()
         for callback in self._on_end:
             try:
                 await callback(self)

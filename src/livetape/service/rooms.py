@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..config import Settings
 from ..db.models import Room
 from ..errors import Catalogue, LivetapeError
+from ..rooms.preroll import Preroll
 from ..rooms.publication import Liveness, Publication
 from ..rooms.registry import RoomRegistry
 
@@ -76,7 +77,9 @@ class RoomService:
         if user_id not in members and len(members) >= limit:
             raise LivetapeError(Catalogue.CONFLICT, f"the room is full ({limit} members)")
         self._check_limits(app_id, user_id)
-        publication = Publication(app_id, room_id, user_id, src_type, self._liveness)
+        preroll = Preroll(self._settings.preroll_seconds, self._settings.preroll_max_bytes)
+        publication = Publication(app_id, room_id, user_id, src_type, self._liveness,
+                                  preroll=preroll)
         publication.on_end(self._unregister)
         self.registry.add(publication)  # the slot is taken from here on
         try:
