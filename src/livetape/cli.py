@@ -80,8 +80,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
         app = _with_apps(settings, demo_app)
         click.echo(f"livetape {url}  (API docs: {url}/docs)")
         click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
+    # X-Forwarded-* are believed only from LIVETAPE_TRUSTED_PROXIES, by the app itself:
+    # uvicorn's own proxy_headers would believe them from 127.0.0.1 (or FORWARDED_ALLOW_IPS)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", lifespan="on", loop="uvloop")
+                log_level="info", lifespan="on", loop="uvloop", proxy_headers=False)
 
 
 @main.command()

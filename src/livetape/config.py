@@ -6,10 +6,13 @@ Bad values fail loudly at start-up (pydantic validation), never half-way through
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .billing.prices import PriceTable
 
@@ -118,6 +121,14 @@ class Settings(BaseSettings):
     max_snapshots: int = Field(100, ge=1, description="Most snapshots one request may ask for.")
     auto_cover: bool = Field(True, description="Take a cover image of every file with video.")
     watermark_max_bytes: int = Field(1_048_576, gt=0, description="Largest watermark PNG.")
+    # request bodies (past a limit: 413, code 1006, without reading the rest)
+    max_body_bytes: int = Field(
+        65_536, gt=0, description="Largest request body of the JSON and form calls "
+        "(/v1/record, console sign-in...); the watermark PNG has its own limit.",
+    )
+    max_sdp_bytes: int = Field(
+        65_536, gt=0, description="Largest WHIP offer (a browser's SDP is 4-10 KB).",
+    )
     # signed play URLs
     play_url_ttl_seconds: int = Field(
         86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
@@ -161,6 +172,11 @@ class Settings(BaseSettings):
     play_rlimit_max_tracked: int = Field(
         100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); empty: "
+        "none, the client is the connection's peer (what rlimit counts).",
+    )
     console_session_seconds: int = Field(
         43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
     )
@@ -171,6 +187,21 @@ class Settings(BaseSettings):
         known = {10, 20, 30, 210, 220, 230}
         if not value or set(value) - known:
             raise ValueError(f"definitions must be some of {sorted(known)}")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)  # a JSON list, like the other list settings
+        elif isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from exc
         return value
 
     @field_validator("database_url")
