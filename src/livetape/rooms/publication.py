@@ -25,7 +25,9 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from ..recorder.passthrough import attach, is_keyframe
 from ..recorder.source import Listener, Sample
+from . import interop
 from .clock import SenderClock
+from .trickle import SdpFragment, add_candidates
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class Publication:
         self.publication_id = secrets.token_hex(8)
         self.app_id, self.room_id = app_id, room_id
         self.user_id, self.src_type = user_id, src_type
+        interop.install()  # GStreamer's and FFmpeg's WHIP clients need it
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
@@ -104,6 +107,10 @@ class Publication:
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
         return self._pc.localDescription.sdp
+
+    async def add_ice_candidates(self, fragment: SdpFragment) -> int:
+        """Trickle ICE: candidates the client sent after its offer (see :mod:`.trickle`)."""
+        return await add_candidates(self._pc, fragment)
 
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState
