@@ -32,7 +32,7 @@ from .whip_clients import (
     stop,
 )
 
-RECORD_SECONDS = 10.0  # recorded while the client publishes; the file must hold >= 6 s
+RECORD_SECONDS = 8.0  # recorded once the file began; the file must hold >= 6 s
 MIN_SECONDS = 6.0
 JOIN_TIMEOUT = 60.0  # s: from the client's start to its stream in the room (Firefox starts slowest)
 
@@ -57,7 +57,8 @@ async def record_client(
     client: subprocess.Popen[bytes], log: Path, tmp_path: Path, *, video: str = "h264",
 ) -> dict[str, Any]:
     """Wait for ``user``'s stream (``video``: the codec it publishes, Opus audio), record it
-    for RECORD_SECONDS, return the file's probe (H.264 and Opus whatever was published)."""
+    for RECORD_SECONDS from its first key frame, return the file's probe (H.264 and Opus
+    whatever was published)."""
 
     async def joined() -> dict[str, Any] | None:
         if client.poll() is not None:
@@ -66,7 +67,12 @@ async def record_client(
 
     stream = await wait_for(joined, timeout=JOIN_TIMEOUT, interval=0.5)
     assert stream["codecs"] == {"audio": "opus", "video": video}, stream
-    await api.start_recording(room, f"{user}-take", user_id=user)
+    recording_id = await api.start_recording(room, f"{user}-take", user_id=user)
+
+    async def writing() -> bool:  # the file began (a key frame came): the client's media flows
+        return bool((await api.get_recording(recording_id)).get("written", {}).get("video"))
+
+    await wait_for(writing, timeout=JOIN_TIMEOUT, interval=0.2)
     await asyncio.sleep(RECORD_SECONDS)
     file_ids = await api.stop_recording(room, user_id=user)
     assert len(file_ids) == 1, (file_ids, client_log(log), server.log_text()[-3000:])
