@@ -79,6 +79,16 @@ class Catalogue:
         "ask for bytes=FIRST-LAST (or -SUFFIX) with FIRST below the size in Content-Range "
         "(bytes */SIZE), or leave Range out for the whole object", 416, extension=True,
     )
+    ICE_RESTART_UNSUPPORTED = ErrorKind(
+        1010, "ice_restart_unsupported", "ICE restarts are not supported",
+        "trickle candidates with the offer's ice-ufrag and ice-pwd; to reconnect, end the WHIP "
+        "session (DELETE) and publish again", 422, extension=True,
+    )
+    PRECONDITION_FAILED = ErrorKind(
+        1011, "precondition_failed", "If-Match does not match the WHIP session's ETag",
+        "send the ETag of the session's 201 answer in If-Match (or leave If-Match out)", 412,
+        extension=True,
+    )
     NOT_FOUND = ErrorKind(
         10008, "not_found", "resource not found", "check the id", 404, extension=True,
     )

@@ -27,8 +27,10 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from ..recorder.passthrough import attach, is_keyframe
 from ..recorder.source import Listener, Sample
+from . import interop
 from .clock import SenderClock
 from .preroll import Preroll
+from .trickle import SdpFragment, add_candidates
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class Publication:
         self._connected = False
         self._last_heard = time.monotonic()
         self.end_reason: str | None = None
+        interop.install()  # GStreamer's and FFmpeg's WHIP clients need it
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
@@ -128,6 +131,10 @@ class Publication:
         self._last_heard = time.monotonic()
         self._background(self._watch())
         return self._pc.localDescription.sdp
+
+    async def add_ice_candidates(self, fragment: SdpFragment) -> int:
+        """Trickle ICE: candidates the client sent after its offer (see :mod:`.trickle`)."""
+        return await add_candidates(self._pc, fragment)
 
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState

@@ -14,6 +14,7 @@ from ..errors import Catalogue, LivetapeError
 from ..rooms.preroll import Preroll
 from ..rooms.publication import Liveness, Publication
 from ..rooms.registry import RoomRegistry
+from ..rooms.trickle import IceRestart, parse_sdpfrag
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,33 @@ class RoomService:
         if publication is None or (publication.app_id, publication.room_id) != (app_id, room_id):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no WHIP session {publication_id!r}")
         await publication.close()
+
+    async def trickle(self, app_id: str, room_id: str, publication_id: str,
+                      user_id: str | None, if_match: str | None, sdpfrag: str) -> int:
+        """Add the ICE candidates a WHIP client trickles (RFC 9725 section 4.3.1).
+
+        ``user_id`` is the caller's (None for the app's server): a user reaches only their own
+        sessions, like DELETE. ``if_match`` must name the session's ETag (or be ``*`` or
+        absent). Returns how many candidates were added.
+        """
+        publication = self.registry.by_id(publication_id)
+        if (publication is None
+                or (publication.app_id, publication.room_id) != (app_id, room_id)
+                or user_id not in (None, publication.user_id)):
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no WHIP session {publication_id!r}")
+        if if_match is not None:
+            tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+            # the ETag the WHIP POST answered with (api/whip.py)
+            if not tags & {"*", f'"{publication_id}"'}:
+                raise LivetapeError(Catalogue.PRECONDITION_FAILED, f"If-Match: {if_match[:100]}")
+        try:
+            added = await publication.add_ice_candidates(parse_sdpfrag(sdpfrag))
+        except IceRestart as exc:
+            raise LivetapeError(Catalogue.ICE_RESTART_UNSUPPORTED, str(exc)) from exc
+        except ValueError as exc:
+            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"trickle ICE: {exc}") from exc
+        log.info("publication %s: %d trickled candidate(s)", publication_id, added)
+        return added
 
     async def shutdown(self) -> None:
         for publication in self.registry.all_publications():
