@@ -3,9 +3,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files) and
-# chromium (driven by Playwright to play and seek recorded files; never `playwright install`)
-DEB_TEST_PACKAGES := ffmpeg chromium
+# Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files),
+# chromium (driven by Playwright to play and seek recorded files; never `playwright install`),
+# and third-party WHIP publishers (tests/test_whip_clients.py): simple-whip-client (GStreamer
+# webrtcbin; pulls in the GStreamer plugins it uses: good, bad, ugly, nice, libav), gcc (builds
+# its no-UPnP stand-in library at test time) and firefox-esr (headless, fake camera)
+DEB_TEST_PACKAGES := ffmpeg chromium simple-whip-client gcc firefox-esr
 # Debian packages the benchmarks compare against: Janus (VideoRoom recording) and its tools,
 # nginx (serving the same library file, bench/serve.py)
 DEB_BENCH_PACKAGES := janus janus-tools nginx

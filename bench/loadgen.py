@@ -42,8 +42,9 @@ START_CONCURRENCY = 4  # publishers connecting at once, per worker
 STREAMS_PER_WORKER = 16  # the auto worker count's divisor
 
 
-def build_media(seconds: float) -> EncodedMedia:
-    """720p30 H.264 at ~2 Mbit/s (keyint 30, no B-frames, SPS/PPS before each IDR) + Opus.
+def build_media(seconds: float, keyint: int = FPS) -> EncodedMedia:
+    """720p30 H.264 at ~2 Mbit/s (key frame every ``keyint`` frames, no B-frames, SPS/PPS
+    before each IDR) + Opus.
 
     ``EncodedMedia.synthetic`` draws a dark, smooth pattern that x264 codes in ~0.9 Mbit/s
     whatever the target; moving noise (as in janus_check.py) makes the bitrate reach 2 Mbit/s
@@ -55,10 +56,10 @@ def build_media(seconds: float) -> EncodedMedia:
     assert isinstance(ctx, av.VideoCodecContext)
     ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     ctx.time_base, ctx.framerate = Fraction(1, FPS), Fraction(FPS)
-    ctx.bit_rate, ctx.gop_size, ctx.max_b_frames = VIDEO_BITRATE, FPS, 0
+    ctx.bit_rate, ctx.gop_size, ctx.max_b_frames = VIDEO_BITRATE, keyint, 0
     kbps = VIDEO_BITRATE // 1000
     ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params":
-                   f"keyint={FPS}:min-keyint={FPS}:scenecut=0:bframes=0:repeat-headers=1"
+                   f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:repeat-headers=1"
                    f":vbv-maxrate={kbps}:vbv-bufsize={kbps}"}
     ctx.profile = "Constrained Baseline"
     rng = np.random.default_rng(1)
@@ -79,7 +80,7 @@ def build_media(seconds: float) -> EncodedMedia:
             video.append(_packet(bytes(packet), packet.pts * (90000 // FPS), VIDEO_TB,
                                  bool(packet.is_keyframe), 90000 // FPS))
     return dataclasses.replace(base, video=video, video_codec="h264", width=WIDTH,
-                               height=HEIGHT, fps=float(FPS), keyframe_interval=FPS,
+                               height=HEIGHT, fps=float(FPS), keyframe_interval=keyint,
                                duration=max(base.duration, n_frames / FPS))
 
 

@@ -10,13 +10,16 @@ against MediaRecorder and Janus, and optionally a py-spy profile of the livetape
 
     .venv/bin/python bench/record_capacity.py                  # N = 1,8,32,auto; ~10 min
     .venv/bin/python bench/record_capacity.py --n 1,8 --seconds 10 --profile
+    .venv/bin/python bench/record_capacity.py --quick          # livetape at N = 1,4; ~2 min
 
 ``auto``: after the listed N, probe further N (at most --auto-probes runs): doubling past the
 largest N if it held, else bisecting between the largest N that held and the smallest that
 did not. An N holds when every frame was written, the generator kept >= 98 % of real-time
 pace and the server used < 90 % of one core (its event loop is one Python thread). Janus
-runs at every N livetape runs; MediaRecorder at --mediarecorder-n (1,2). The report is also
-written to bench/out/record_capacity.txt.
+runs at every N livetape runs; MediaRecorder at --mediarecorder-n (1,2). Last, the memory
+each live stream keeps for pre-roll (its current GOP), measured in-process with livetape's
+own buffer at --preroll-gops (see preroll_memory.py). The report is also written to
+bench/out/record_capacity.txt.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pathlib import Path
 import aiortc
 import av
 
+from livetape.config import Settings
 from loadgen import build_media, media_bitrate, save_media
 from measure import (
     HOLD_PACE,
@@ -48,6 +52,7 @@ from measure import (
     format_table,
     host_jiffies,
 )
+from preroll_memory import run as preroll_memory
 from systems import RunSettings, run_janus, run_livetape, run_mediarecorder
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "record_capacity.txt"
@@ -83,7 +88,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="one more livetape run under py-spy, at --profile-n")
     p.add_argument("--profile-n", type=int, default=8, help="N of the profiled run (8)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (servers' data, logs)")
-    return p.parse_args(argv)
+    p.add_argument("--preroll-gops", default="2,8",
+                   help="key frame intervals (s) at which to measure pre-roll memory (2,8); "
+                   "'' for none")
+    p.add_argument("--quick", action="store_true",
+                   help="livetape only, N = 1,4, 6 s window: a check, not a capacity")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.seconds, args.warmup = ([1, 4], False), 6.0, 1.0
+        args.skip_janus = args.skip_mediarecorder = True
+    return args
 
 
 class Bench:
@@ -211,6 +225,11 @@ async def main_async(args: argparse.Namespace) -> int:
             report += ["", "FAILED RUNS:", *bench.failures]
         if args.profile:
             report += ["", await _profile(cfg, args.profile_n)]
+        if gops := [float(g) for g in args.preroll_gops.split(",") if g.strip()]:
+            print("-- pre-roll memory ...", file=sys.stderr, flush=True)
+            defaults = Settings()
+            report += ["", await asyncio.to_thread(
+                preroll_memory, gops, defaults.preroll_seconds, defaults.preroll_max_bytes)]
     except asyncio.CancelledError:
         if not bench.interrupted:
             raise

@@ -125,7 +125,9 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
     ok = (late == 0 and not ended and count.missing == 0 and not_in_file == 0
           and not_received <= SLACK_PER_STREAM * n and sum(map(len, file_ids)) >= n)
     notes = [f"{head / n:.0f} frames/stream received before the first keyframe (not recorded)",
-             f"{not_received} sent but not received", f"{count.missing} gaps inside files",
+             f"{not_received} sent but not received" + (
+                 " (negative: pre-roll, frames sent before the start and recorded)"
+                 if not_received < 0 else ""), f"{count.missing} gaps inside files",
              f"{not_in_file} counted by the recorder but not in the files",
              f"{count.audio} audio packets written", *log_problems(server.log_path)]
     if ended:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,6 +37,27 @@ async def publishing(
             yield publisher
         finally:
             await publisher.stop()
+
+
+@asynccontextmanager
+async def publisher_process(
+    server: LiveServer, token: str, room: str = "room-1"
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``livetape publish --loop`` in a process of its own, connected when the block starts;
+    killed with -9 when it ends: it sends nothing more, not even a DELETE."""
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "livetape", "publish", "--url", server.url, "--token", token,
+         "--room", room, "--loop"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert publisher.stdout is not None
+        line = await asyncio.to_thread(publisher.stdout.readline)  # printed once connected
+        assert b"location" in line, publisher.stderr.read() if publisher.stderr else b""
+        yield publisher
+    finally:
+        publisher.send_signal(signal.SIGKILL)
+        publisher.wait()
 
 
 async def record_all_of(

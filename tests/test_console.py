@@ -413,10 +413,19 @@ async def test_console_session_over_http(start_server: ServerFactory) -> None:
         in_url = await http.post("/console/session", params={"secret_key": server.secret_key},
                                  json={"app_id": server.app_id, "secret_key": "x"})
         assert in_url.status_code == 400 and in_url.json()["code"] == 1000, in_url.text
-        foreign = await http.post("/console/session", headers={"Origin": "http://evil.example"},
-                                  json={"app_id": server.app_id,
-                                        "secret_key": server.secret_key})
-        assert foreign.status_code == 401, foreign.text
+        # login CSRF: a sign-in posted by another origin sets no cookie, "null" included
+        # (sandboxed frames, data: and file: pages, cross-origin redirects send it)
+        credentials = {"app_id": server.app_id, "secret_key": server.secret_key}
+        for origin in ("http://evil.example", "null", "http://127.0.0.1:1", ""):
+            for body in ({"json": credentials}, {"data": credentials}):
+                foreign = await http.post("/console/session", headers={"Origin": origin},
+                                          **body)
+                assert (foreign.status_code, foreign.json()["code"]) == (401, 1001), origin
+                assert "set-cookie" not in foreign.headers and not http.cookies, origin
+        own = await http.post("/console/session", headers={"Origin": server.url},
+                              data=credentials)
+        assert own.status_code == 303 and "set-cookie" in own.headers
+        http.cookies.clear()
 
         # a form post (no JavaScript) signs in too and goes to the console
         form = await http.post("/console/session", data={"app_id": server.app_id,

@@ -52,6 +52,7 @@ async def test_search_modify_delete(start_server: ServerFactory, backend: str) -
         "art-long"]
     assert listed(server, **{"to": (before - timedelta(hours=1)).isoformat()}) == []
     assert listed(server, page_no=2, page_size=1) == ["math-short"]
+    check_exact_tags(server, short_id, "math-short")
 
     arts = call(server, "POST", "/v1/vod/classes", json={"name": "arts"}).json()["class_id"]
     changed = call(server, "PATCH", f"/v1/vod/files/{long_id}", json={
@@ -78,6 +79,32 @@ async def test_search_modify_delete(start_server: ServerFactory, backend: str) -
     again = call(server, "DELETE", f"/v1/vod/files/{long_id}")
     assert (again.status_code, again.json()["code"]) == (404, 10008)
     assert listed(server) == ["math-short"]
+
+
+# tags whose characters meant something to the old LIKE match on the JSON text: wildcards,
+# quotes and backslashes (escaped in JSON), non-ASCII (\uXXXX in JSON), a comma and quotes
+LOOKALIKES = ["axb", "500", "5", "cafe", "say", "hi", "y", "u6570"]
+TRICKY = ["50%", "a_b", 'say "hi"', "数学", "café", "back\\slash", 'x", "y']
+
+
+def check_exact_tags(server: LiveServer, file_id: str, name: str) -> None:
+    """The tags filter matches whole tags exactly, whatever their characters."""
+    def set_tags(tags: list[str]) -> None:
+        reply = call(server, "PATCH", f"/v1/vod/files/{file_id}", json={"tags": tags})
+        assert reply.status_code == 200 and reply.json()["tags"] == tags, reply.text
+
+    set_tags(LOOKALIKES)
+    for tag in ("a_b", "5%", "50%", "%", "_", "cafe%", 'say "hi"', "数学", "café"):
+        assert listed(server, tags=tag) == [], tag
+    set_tags(TRICKY)
+    for tag in TRICKY[:-1]:  # the last holds a comma: the filter's separator
+        assert listed(server, tags=tag) == [name], tag
+    for tag in ("5%", "a%", "%", "_", "a_", "cafe", "say", "hi", "数", "y", "back", '"y',
+                "back\\\\slash"):
+        assert listed(server, tags=tag) == [], tag
+    assert listed(server, tags="50%,数学,café") == [name]
+    assert listed(server, tags="50%,500") == []
+    set_tags(["math"])
 
 
 def await_play_info(server: LiveServer, name: str) -> list[dict[str, Any]]:

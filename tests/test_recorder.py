@@ -17,6 +17,7 @@ from livetape.recorder.controller import Limits, RecordingController
 from livetape.recorder.finalize import UnreadablePart, remux
 from livetape.recorder.passthrough import is_complete, is_keyframe
 from livetape.recorder.source import Listener, Sample
+from livetape.rooms.preroll import Preroll
 
 from .media import probe
 
@@ -30,14 +31,17 @@ class Replay:
 
     kinds = {"video"}
 
-    def __init__(self) -> None:
+    def __init__(self, preroll: Preroll | None = None) -> None:
         self.listeners: list[Listener] = []
         self.keyframe_requests = 0
+        self.preroll = preroll or Preroll(0, 0)
 
     def codec(self, kind: str) -> str | None:
         return "h264" if kind == "video" else None
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, *, preroll: bool = False) -> None:
+        for sample in self.preroll.samples() if preroll else []:
+            listener(sample)
         self.listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
@@ -50,9 +54,13 @@ class Replay:
     def mapped_at(self, kind: str, sender_time: float) -> int | None:
         return None
 
+    def sender_time(self, kind: str, ts: int) -> float | None:
+        return None
+
     def send(self, data: bytes, ts: int) -> None:
         sample = Sample("video", "h264", data, ts, 90000, is_keyframe("h264", data),
                         time.monotonic(), None)
+        self.preroll.add(sample)
         for listener in self.listeners:
             listener(sample)
 
@@ -137,6 +145,34 @@ async def test_a_failing_recording_ends_itself_and_stops_taking_media(tmp_path: 
     assert events.ended_with == ["failed"]
     assert source.listeners == []  # unsubscribed: nothing queues up any more
     await controller.stop()  # still safe, and idempotent
+
+
+async def test_a_recording_starts_with_the_pre_roll_then_goes_on_live(tmp_path: Path) -> None:
+    """Started mid-GOP, the file begins at the GOP's key frame: each frame once, none missing."""
+    media = EncodedMedia.synthetic(3.0, width=160, height=120, audio=False, flash_every=None)
+    gop = media.keyframe_interval  # 1 s
+    source = Replay(Preroll(4.0, 1 << 20))
+    events = Closed()
+    frames = [bytes(p) for p in media.video]
+    start_at = gop + gop // 2  # the middle of the second GOP
+    for i, data in enumerate(frames[:start_at]):
+        source.send(data, i * 3000)
+    assert source.preroll.samples()[0].keyframe and len(source.preroll.samples()) == gop // 2
+    controller = RecordingController("rec_test", source, audio_only=False, work_dir=tmp_path,
+                                     limits=LIMITS, events=events)
+    await controller.start()
+    assert source.keyframe_requests == 0  # the pre-roll has a key frame: nothing to ask for
+    for i, data in enumerate(frames[start_at:], start=start_at):
+        source.send(data, i * 3000)
+        await asyncio.sleep(0)
+    await controller.stop()
+    ((_, part),) = events.parts
+    final = tmp_path / "final.mp4"
+    assert remux(part, final)
+    info = probe(final)
+    assert info["video"]["first_keyframe"] is True
+    assert info["video"]["frames"] == len(frames) - gop
+    assert info["video"]["start"] == 0 and abs(info["video"]["end"] - 2.0) < 0.001
 
 
 def test_an_unreadable_part_is_an_error_not_an_empty_file(tmp_path: Path) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +14,7 @@ from livetape.db.models import VodFile
 from livetape.db.session import driver_url
 
 from .conftest import ServerFactory
-from .flow import download, files_of, publishing, wait_for
+from .flow import download, files_of, publisher_process, publishing, wait_for
 from .media import probe
 from .server import LiveServer
 
@@ -33,15 +29,7 @@ async def test_idle_close_after_the_publisher_crashes(
         await api.create_room("room-1")
         token = await api.mint_token("bob")
         # a real client process, killed with -9: it sends nothing more, not even a DELETE
-        publisher = subprocess.Popen(
-            [sys.executable, "-m", "livetape", "publish", "--url", server.url, "--token", token,
-             "--room", "room-1", "--loop"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        try:
-            assert publisher.stdout is not None
-            line = await asyncio.to_thread(publisher.stdout.readline)  # printed once connected
-            assert b"location" in line, publisher.stderr.read() if publisher.stderr else b""
+        async with publisher_process(server, token):
             recording_id = await api.start_recording("room-1", "crashy", user_id="bob")
 
             async def written() -> bool:
@@ -49,9 +37,6 @@ async def test_idle_close_after_the_publisher_crashes(
                 return bool(state.get("written", {}).get("video", 0) >= 3 * FPS)
 
             await wait_for(written, timeout=15)
-        finally:
-            publisher.send_signal(signal.SIGKILL)
-            publisher.wait()
 
         async def ended() -> dict[str, object] | None:
             state = await api.get_recording(recording_id)

@@ -103,7 +103,12 @@ async def test_whip_edges(server: LiveServer, api: LivetapeClient) -> None:
         unauthenticated = await http.post(url, content=OFFERLESS,
                                           headers={"Content-Type": "application/sdp"})
         assert unauthenticated.status_code == 401
-        assert (await http.patch(f"{url.split('?')[0]}/abc")).status_code == 405
+        # trickle ICE (tests/test_whip_trickle.py): needs a token, then an existing session
+        assert (await http.patch(f"{url.split('?')[0]}/abc")).status_code == 401
+        unknown = await http.patch(f"{url.split('?')[0]}/abc", content="a=end-of-candidates",
+                                   headers={**auth,
+                                            "Content-Type": "application/trickle-ice-sdpfrag"})
+        assert (unknown.status_code, unknown.json()["code"]) == (404, 10008)
 
     media = EncodedMedia.synthetic(1.0)
     async with WhipPublisher(url, token, media, loop=True) as publisher:

@@ -26,6 +26,10 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/rooms/{room_id}/whip"): {"content": "v=0\r\nm=video 9 UDP 96\r\n",
                                            "as_user": True, "type": "application/sdp"},
     ("DELETE", "/v1/rooms/{room_id}/whip/{publication_id}"): {},
+    # another app's alice cannot trickle candidates into this app's alice's session
+    ("PATCH", "/v1/rooms/{room_id}/whip/{publication_id}"): {
+        "content": "a=candidate:1 1 UDP 2015363327 192.0.2.10 43007 typ host\r\n",
+        "as_user": True, "type": "application/trickle-ice-sdpfrag"},
     ("POST", "/v1/record"): {"json": {"operation": "stop", "room_id": "{room_id}",
                                       "user_id": "alice"}},
     ("GET", "/v1/recordings/{recording_id}"): {},

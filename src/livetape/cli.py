@@ -37,7 +37,9 @@ def _with_apps(settings: Settings, job: Callable[[Any], Awaitable[T]]) -> T:
     from .db.session import run_against
     from .service.apps import AppService
 
-    return run_against(settings.resolved_database_url(), lambda db: job(AppService(db.sessions)))
+    return run_against(settings.resolved_database_url(), lambda db: job(AppService(
+        db.sessions, token_ttl=settings.token_default_ttl_seconds,
+        max_token_ttl=settings.max_token_ttl_seconds)))
 
 
 def _client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,8 +80,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
         app = _with_apps(settings, demo_app)
         click.echo(f"livetape {url}  (API docs: {url}/docs)")
         click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
+    # X-Forwarded-* are believed only from LIVETAPE_TRUSTED_PROXIES, by the app itself:
+    # uvicorn's own proxy_headers would believe them from 127.0.0.1 (or FORWARDED_ALLOW_IPS)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", lifespan="on", loop="uvloop")
+                log_level="info", lifespan="on", loop="uvloop", proxy_headers=False)
 
 
 @main.command()
@@ -204,11 +208,15 @@ def token(app_id: str, user_id: str, ttl: int | None, privileges: str,
         if found is None:
             raise click.ClickException(f"no app {app_id!r} in {settings.resolved_database_url()}")
         granted = [p for p in privileges.split(",") if p]
-        result: str = apps.mint_token(found, user_id, ttl or settings.token_default_ttl_seconds,
-                                      granted)
-        return result
+        minted: tuple[str, int] = apps.mint_token(found, user_id, ttl, granted)
+        return minted[0]
 
-    _print_json({"token": _with_apps(settings, mint)})
+    from .errors import LivetapeError
+
+    try:
+        _print_json({"token": _with_apps(settings, mint)})
+    except LivetapeError as exc:
+        raise click.ClickException(f"{exc} ({exc.hint})") from exc
 
 
 @main.command()

@@ -6,10 +6,13 @@ Bad values fail loudly at start-up (pydantic validation), never half-way through
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .billing.prices import PriceTable
 
@@ -47,6 +50,16 @@ class Settings(BaseSettings):
         3.0, ge=0, description="Wait this long for RTCP sender reports before aligning A/V by "
         "arrival time instead.",
     )
+    preroll_seconds: float = Field(
+        4.0, ge=0, le=30, description="Each live stream keeps its samples from its latest key "
+        "frame on, up to this long, so a recording starts at the key frame before its request "
+        "(publishers that ignore key frame requests would otherwise lose up to a GOP). A GOP "
+        "longer than this is not kept: the recording waits for the next key frame. 0: off.",
+    )
+    preroll_max_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Most bytes of media one live stream keeps for "
+        "pre-roll (4 s at 8 Mbit/s); past it, the oldest key frame and its GOP are dropped.",
+    )
     max_file_name_length: int = Field(40, gt=0, le=200,  # the column's length
                                       description="Longest accepted file_name.")
     max_tags: int = Field(16, ge=0, description="Most tags per recording.")
@@ -54,6 +67,10 @@ class Settings(BaseSettings):
         86400, ge=0, description="How long a rotated-out secret key keeps working."
     )
     token_default_ttl_seconds: int = Field(86400, gt=0, description="User token lifetime.")
+    max_token_ttl_seconds: int = Field(
+        604800, gt=0, description="Longest user token lifetime: longer ones are neither minted "
+        "nor accepted (exp - iat, or exp - now), whoever signed them.",
+    )
     pair_room_max_members: int = Field(2, ge=2, description="Members allowed in a pair room.")
     multi_room_max_members: int = Field(50, ge=2, description="Members allowed in a multi room.")
     expiry_sweep_seconds: float = Field(
@@ -63,6 +80,22 @@ class Settings(BaseSettings):
         16, ge=1, description="Published streams this server process accepts at once; past "
         "about one core of media, UDP drops would disconnect every publisher, not just the new "
         "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
+    )
+    max_publications_per_app: int | None = Field(
+        None, ge=1, description="Published streams one app may have at once on this server "
+        "(unset: only max_publications applies).",
+    )
+    max_publications_per_user: int = Field(
+        2, ge=1, description="Published streams one user of an app may have at once, in all "
+        "rooms (2: a camera and a screen).",
+    )
+    connect_timeout_seconds: float = Field(
+        15.0, gt=0, description="A WHIP session whose ICE and DTLS are not up this long after "
+        "its answer is closed (its slot freed).",
+    )
+    disconnect_grace_seconds: float = Field(
+        10.0, gt=0, description="A connected WHIP session that receives nothing (no media, no "
+        "sender report) this long is closed; its recording ends (publisher_left).",
     )
     # processing jobs (transcode, snapshots, watermark)
     job_workers: int = Field(
@@ -89,6 +122,14 @@ class Settings(BaseSettings):
     max_snapshots: int = Field(100, ge=1, description="Most snapshots one request may ask for.")
     auto_cover: bool = Field(True, description="Take a cover image of every file with video.")
     watermark_max_bytes: int = Field(1_048_576, gt=0, description="Largest watermark PNG.")
+    # request bodies (past a limit: 413, code 1006, without reading the rest)
+    max_body_bytes: int = Field(
+        65_536, gt=0, description="Largest request body of the JSON and form calls "
+        "(/v1/record, console sign-in...); the watermark PNG has its own limit.",
+    )
+    max_sdp_bytes: int = Field(
+        65_536, gt=0, description="Largest WHIP offer (a browser's SDP is 4-10 KB).",
+    )
     # signed play URLs
     play_url_ttl_seconds: int = Field(
         86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
@@ -132,6 +173,11 @@ class Settings(BaseSettings):
     play_rlimit_max_tracked: int = Field(
         100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); empty: "
+        "none, the client is the connection's peer (what rlimit counts).",
+    )
     console_session_seconds: int = Field(
         43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
     )
@@ -142,6 +188,21 @@ class Settings(BaseSettings):
         known = {10, 20, 30, 210, 220, 230}
         if not value or set(value) - known:
             raise ValueError(f"definitions must be some of {sorted(known)}")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)  # a JSON list, like the other list settings
+        elif isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from exc
         return value
 
     @field_validator("database_url")

@@ -68,6 +68,27 @@ class Catalogue:
         "period", "top up the app's balance (livetape billing topup APP_ID AMOUNT); files are "
         "kept and play again at once", 403, extension=True,
     )
+    PAYLOAD_TOO_LARGE = ErrorKind(
+        1006, "payload_too_large", "the request body is too large",
+        "send a smaller body; the limits are LIVETAPE_MAX_BODY_BYTES (JSON and forms), "
+        "LIVETAPE_MAX_SDP_BYTES (WHIP offers) and LIVETAPE_WATERMARK_MAX_BYTES (the watermark "
+        "PNG)", 413, extension=True,
+    )
+    RANGE_NOT_SATISFIABLE = ErrorKind(
+        1007, "range_not_satisfiable", "the requested byte range is not satisfiable",
+        "ask for bytes=FIRST-LAST (or -SUFFIX) with FIRST below the size in Content-Range "
+        "(bytes */SIZE), or leave Range out for the whole object", 416, extension=True,
+    )
+    ICE_RESTART_UNSUPPORTED = ErrorKind(
+        1010, "ice_restart_unsupported", "ICE restarts are not supported",
+        "trickle candidates with the offer's ice-ufrag and ice-pwd; to reconnect, end the WHIP "
+        "session (DELETE) and publish again", 422, extension=True,
+    )
+    PRECONDITION_FAILED = ErrorKind(
+        1011, "precondition_failed", "If-Match does not match the WHIP session's ETag",
+        "send the ETag of the session's 201 answer in If-Match (or leave If-Match out)", 412,
+        extension=True,
+    )
     INTERNAL_ERROR = ErrorKind(
         1500, "internal_error", "internal server error", _SUPPORT, 500, extension=True,
     )
@@ -132,11 +153,12 @@ class LivetapeError(Exception):
 
     def __init__(
         self, kind: ErrorKind, detail: str | None = None, *, hint: str | None = None,
-        **extra: Any,
+        headers: dict[str, str] | None = None, **extra: Any,
     ) -> None:
         self.kind = kind
         self.detail = detail
         self.hint = hint or kind.hint  # a more specific hint than the row's, when known
+        self.headers = headers or {}  # response headers the status calls for (Content-Range)
         self.extra = extra
         super().__init__(f"{kind.code} {kind.name}: {detail or kind.message}")
 

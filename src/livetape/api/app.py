@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
 from ..billing.balance import Balances
@@ -38,6 +39,7 @@ from ..vod.signing import PlayGuard
 from . import billing, classes, console, media, processing, record, rooms, settings, vod, web, whip
 from .deps import Services
 from .guard import NulGuard
+from .limits import BodyLimitMiddleware, BodyTooLarge, Limit, too_large
 from .openapi import document
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,10 @@ def create_app(config: Settings) -> FastAPI:
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
+        apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
+                          max_token_ttl=config.max_token_ttl_seconds)
         app.state.services = Services(
-            config, db, AppService(db.sessions), room_service, recordings, library,
+            config, db, apps, room_service, recordings, library,
             ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
             TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
             Balances(db.sessions), plans, biller,
@@ -104,7 +108,16 @@ def create_app(config: Settings) -> FastAPI:
     )
     document(app)
     app.add_middleware(NulGuard)
+    limits = {  # every other route: LIVETAPE_MAX_BODY_BYTES
+        ("POST", whip.router.prefix): Limit(config.max_sdp_bytes, "MAX_SDP_BYTES"),
+        ("PUT", f"{processing.router.prefix}/watermark"): Limit(config.watermark_max_bytes,
+                                                               "WATERMARK_MAX_BYTES"),
+    }
+    app.add_middleware(BodyLimitMiddleware, routes=limits,
+                       default=Limit(config.max_body_bytes, "MAX_BODY_BYTES"))
     app.add_middleware(TrafficMiddleware, meter=traffic)
+    if config.trusted_proxies:  # else the client is the socket's peer, whatever it says
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
         expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
@@ -112,7 +125,9 @@ def create_app(config: Settings) -> FastAPI:
 
     @app.exception_handler(LivetapeError)
     async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.kind.http_status)
+        return JSONResponse(exc.body(), status_code=exc.kind.http_status, headers=exc.headers)
+
+    app.add_exception_handler(BodyTooLarge, too_large)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -105,10 +105,14 @@ async def _credentials(request: Request) -> tuple[SignIn, bool]:
 
 
 def _same_origin(request: Request) -> None:
-    """Refuse sign-ins posted by pages of other origins (login CSRF)."""
+    """Refuse sign-ins posted by pages of other origins (login CSRF). ``Origin: null`` is one:
+    browsers send it from sandboxed frames, ``data:`` and ``file:`` pages and after
+    cross-origin redirects, never from the console's page (its Referrer-Policy is
+    same-origin). Callers that are not browsers send no Origin and are let through."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        raise LivetapeError(Catalogue.UNAUTHORIZED, "sign in from the console's own page",
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise LivetapeError(Catalogue.UNAUTHORIZED,
+                            f"sign in from the console's own page (Origin: {origin[:100]})",
                             hint="open /console on this server")
 
 

@@ -16,19 +16,18 @@ import asyncio
 import os
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
-from starlette.types import Receive, Scope, Send
+from fastapi.responses import Response
 
 from ..errors import Catalogue, LivetapeError
-from ..vod.library import PLAYABLE
+from ..storage import InvalidKey
+from ..vod.library import PLAYABLE, object_key
 from ..vod.playback import rewrite_playlist, segment_start
 from ..vod.signing import Grant
 from .deps import Services, services
 from .openapi import raises, served
+from .ranges import RangedFileResponse, requested_ranges
 
 router = APIRouter(tags=["media"])
 
@@ -38,33 +37,6 @@ CONTENT_TYPES = {
 }
 CACHE = {"Cache-Control": "public, max-age=3600"}
 CHUNK = 256 * 1024  # bytes per read: Starlette's 64 KiB cost a thread hop per 64 KiB
-
-
-def single_range(value: str, size: int) -> tuple[int, int] | None:
-    """The inclusive (start, end) of a one-range ``bytes=`` header against ``size`` bytes;
-    None when there is no usable single range. A start past the end gives start >= size."""
-    units, _, spec = value.partition("=")
-    if units.strip() != "bytes" or not spec or "," in spec:
-        return None
-    first, _, last = (part.strip() for part in spec.partition("-"))
-    if first.isdigit():
-        return int(first), min(int(last) if last.isdigit() else size - 1, size - 1)
-    if last.isdigit():
-        return max(size - int(last), 0), size - 1
-    return None
-
-
-class CutFileResponse(FileResponse):
-    """A file served as the byte range (start, end) whatever Range was asked (trials)."""
-
-    def __init__(self, path: Path, start: int, end: int, **kwargs: Any) -> None:
-        super().__init__(path, **kwargs)
-        self.cut = (start, end)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")]
-        headers.append((b"range", f"bytes={self.cut[0]}-{self.cut[1]}".encode()))
-        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 @router.head("/media/{app_id}/{file_id}/{path:path}", operation_id="head_media",
@@ -77,9 +49,16 @@ class CutFileResponse(FileResponse):
 @raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED)
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
     svc = services(request)
+    key = object_key(app_id, file_id, path)  # before the database or the disk is asked
+    if key is None:
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no object {path[:100]!r} for file "
+                            f"{file_id[:100]!r}", hint="use a URL from play info")
     status = await svc.lookup.file_status(app_id, file_id)
-    local = svc.library.storage.local_path(f"{app_id}/{file_id}/{path}")
-    if status not in PLAYABLE or local is None or ".." in path.split("/"):
+    try:
+        local = svc.library.storage.local_path(key)
+    except InvalidKey:  # a link inside the storage folder that points out of it
+        local = None
+    if status not in PLAYABLE or local is None:
         raise LivetapeError(Catalogue.NOT_FOUND, f"no object {path!r} for file {file_id!r}")
     signing = await svc.lookup.signing(app_id)
     grant: Grant | None = None
@@ -103,22 +82,24 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
         if start is None or start >= trial:
             raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
                                 f"past the {trial} s trial: this segment starts later")
-    response: FileResponse
+    cut: tuple[int, int] | None = None
     if trial and suffix == ".mp4":
         limit = await asyncio.to_thread(svc.trials.trial_bytes, local, trial)
-        start, end = single_range(request.headers.get("range", ""), limit) or (0, limit - 1)
-        if start >= limit:
-            raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
-                                f"past the {trial} s trial (bytes from {limit} on)")
-        response = CutFileResponse(local, start, end, media_type=media_type, stat_result=stat,
-                                   headers=dict(CACHE))
-    else:
-        response = FileResponse(local, media_type=media_type, stat_result=stat,
-                                headers=dict(CACHE))
+        cut = (0, limit - 1)
+    response = RangedFileResponse(local, None, media_type=media_type, stat_result=stat,
+                                  headers=dict(CACHE))
     response.chunk_size = CHUNK
-    if _not_modified(request, response.headers["etag"], response.headers["last-modified"]):
+    etag, modified = response.headers["etag"], response.headers["last-modified"]
+    if _not_modified(request, etag, modified):
         kept = ("etag", "last-modified", "cache-control")
         return Response(status_code=304, headers={k: response.headers[k] for k in kept})
+    response.ranges = requested_ranges(request, stat.st_size, (etag, modified))
+    if cut is not None:  # a trial: one range, ending at the trial's last byte
+        start, end = response.ranges[0] if response.ranges and len(response.ranges) == 1 else cut
+        if start > cut[1]:
+            raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
+                                f"past the {trial} s trial (bytes from {cut[1] + 1} on)")
+        response.ranges = [(start, min(end, cut[1]))]
     return response
 
 
@@ -136,11 +117,9 @@ def _bytes_response(request: Request, body: bytes, media_type: str) -> Response:
     """A small generated body (a signed playlist) with single-range support."""
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     size = len(body)
-    cut = single_range(request.headers.get("range", ""), size)
-    if cut is not None:
-        start, end = cut
-        if start >= size or start > end:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    ranges = requested_ranges(request, size)  # no validators: If-Range sends it whole
+    if ranges is not None and len(ranges) == 1:
+        start, end = ranges[0]
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         return Response(body[start:end + 1], status_code=206, media_type=media_type,
                         headers=headers)

@@ -167,10 +167,7 @@ async def put_watermark(
     position: Annotated[Literal[POSITIONS], Query()] = "top-right",  # type: ignore[valid-type]
 ) -> dict[str, Any]:
     svc = services(request)
-    body = await request.body()
-    if len(body) > svc.settings.watermark_max_bytes:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER,
-                            f"the PNG is larger than {svc.settings.watermark_max_bytes} bytes")
+    body = await request.body()  # at most LIVETAPE_WATERMARK_MAX_BYTES (api/limits.py)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "watermark.png"
         path.write_bytes(body)

@@ -36,8 +36,7 @@ async def mint_token(
     svc = services(request)
     app = await svc.apps.get(who.app_id)
     assert app is not None
-    ttl = body.ttl_seconds or svc.settings.token_default_ttl_seconds
-    token = svc.apps.mint_token(app, body.user_id, ttl, body.privileges)
+    token, ttl = svc.apps.mint_token(app, body.user_id, body.ttl_seconds, body.privileges)
     return {"token": token, "app_id": app.app_id, "user_id": body.user_id, "ttl_seconds": ttl}
 
 
@@ -66,7 +65,7 @@ async def get_room(
             if pub is not None:
                 streams.append({
                     "src_type": src_type, "publication_id": pub.publication_id,
-                    "kinds": sorted(pub.kinds),
+                    "state": pub.state, "kinds": sorted(pub.kinds),
                     "codecs": {k: pub.codec(k) for k in sorted(pub.kinds)},
                 })
         members.append({"user_id": user_id, "streams": streams})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..bounds import ID_LENGTH
 from ..errors import Catalogue, LivetapeError
+from ..rooms.trickle import CONTENT_TYPE as SDPFRAG  # application/trickle-ice-sdpfrag
 from ..service.apps import Identity
 from .deps import identity, services
 from .openapi import raises
@@ -17,11 +18,22 @@ router = APIRouter(prefix="/v1/rooms/{room_id}/whip", tags=["whip"])
 SDP = "application/sdp"
 
 
+# Plain OPTIONS (RFC 9725 section 4.2; CORS preflights are answered by the middleware). Some
+# browser WHIP libraries read Access-Control-Allow-Methods here to decide whether to trickle.
 @router.options("", include_in_schema=False)
-@router.options("/{publication_id}", include_in_schema=False)
 async def options() -> Response:
-    # CORS preflights are answered by the middleware; this covers plain OPTIONS (RFC 9725 4.2)
-    return Response(status_code=204, headers={"Accept-Post": SDP})
+    return Response(status_code=204, headers={
+        "Accept-Post": SDP, "Allow": "OPTIONS, POST",
+        "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
+    })
+
+
+@router.options("/{publication_id}", include_in_schema=False)
+async def session_options() -> Response:
+    return Response(status_code=204, headers={
+        "Accept-Patch": SDPFRAG, "Allow": "OPTIONS, PATCH, DELETE",
+        "Access-Control-Allow-Methods": "OPTIONS, PATCH, DELETE",
+    })
 
 
 @router.post(
@@ -37,9 +49,7 @@ async def publish(
 ) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, f"Content-Type must be {SDP}")
-    publisher = who.user_id or user_id
-    if not publisher:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, "user_id is required for server calls")
+    publisher = who.acting_user(user_id)
     offer = (await request.body()).decode("utf-8", "replace")
     if "m=" not in offer:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "the body is not an SDP offer")
@@ -51,10 +61,27 @@ async def publish(
                     headers={"Location": location, "ETag": f'"{publication.publication_id}"'})
 
 
-@router.patch("/{publication_id}", include_in_schema=False)
-async def patch(publication_id: str) -> Response:
-    # trickle ICE / ICE restarts are not supported: aiortc gathers all candidates up front
-    return Response(status_code=405, headers={"Allow": "DELETE, OPTIONS"})
+@router.patch(
+    "/{publication_id}", status_code=204, summary="Trickle ICE candidates (WHIP PATCH)",
+    response_class=Response, responses={204: {"description": "candidates added"}},
+)
+@raises(Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND, Catalogue.PRECONDITION_FAILED,
+        Catalogue.ICE_RESTART_UNSUPPORTED)
+async def trickle(
+    room_id: str, publication_id: str, request: Request,
+    who: Annotated[Identity, Depends(identity)],
+) -> Response:
+    """RFC 9725 section 4.3.1: the body (``application/trickle-ice-sdpfrag``) carries the
+    client's ICE candidates gathered after its offer; 204 once added. ICE restarts answer
+    422."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDPFRAG:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER, f"Content-Type must be {SDPFRAG}")
+    sdpfrag = (await request.body()).decode("utf-8", "replace")
+    await services(request).rooms.trickle(
+        who.app_id, room_id, publication_id, who.user_id, request.headers.get("if-match"),
+        sdpfrag,
+    )
+    return Response(status_code=204)
 
 
 @router.delete("/{publication_id}", summary="Leave (end a WHIP session)",

@@ -4,7 +4,9 @@ A file's time zero is a video key frame. The audio timestamp of that same instan
 from the tracks' RTCP sender reports (both tracks then share the sender's wall clock);
 before reports exist, arrival times are the fallback, off by the difference between the
 tracks' jitter-buffer delays (about 45 ms with aiortc), which is why a recording waits up to
-``sync_wait`` for reports before it starts.
+``sync_wait`` for reports before it starts. A key frame that arrived before the first report
+(a pre-roll's, or one held while waiting) is placed once a report is in: the mapping from
+track timestamps to sender time is linear, so it applies to earlier frames too.
 """
 
 from __future__ import annotations
@@ -32,10 +34,16 @@ class AvAlignment:
     def note_audio(self, sample: Sample) -> None:
         self._last_audio = sample
 
+    def _sender_time(self, keyframe: Sample) -> float | None:
+        if keyframe.sender_time is not None:
+            return keyframe.sender_time
+        return self._source.sender_time(keyframe.kind, keyframe.ts)
+
     def by_reports(self, keyframe: Sample) -> bool:
         """Both tracks can be placed on the sender's clock at this key frame."""
-        return keyframe.sender_time is not None and (
-            self._source.mapped_at("audio", keyframe.sender_time) is not None
+        sender_time = self._sender_time(keyframe)
+        return sender_time is not None and (
+            self._source.mapped_at("audio", sender_time) is not None
         )
 
     def ready(self, keyframe: Sample) -> bool:
@@ -51,8 +59,9 @@ class AvAlignment:
         """The audio timestamp at the key frame's instant (None: take it from the next audio)."""
         if not self._has_audio:
             return None
-        if keyframe.sender_time is not None:
-            mapped = self._source.mapped_at("audio", keyframe.sender_time)
+        sender_time = self._sender_time(keyframe)
+        if sender_time is not None:
+            mapped = self._source.mapped_at("audio", sender_time)
             if mapped is not None:
                 return mapped
         last = self._last_audio

@@ -1,11 +1,14 @@
 """One recording's lifecycle: wait for a key frame, align audio to video, cut segments, close.
 
-Samples arrive from a :class:`MediaSource` listener and are handled in order by one task.
-Video recordings start on a key frame; audio is placed by the sender's clock (RTCP sender
-reports) so both tracks of a file share one timeline. A cut happens on the first key frame
-from ``segment_seconds - keyframe_request_lead_seconds`` on (a key frame is requested then):
-video before it and audio timed before it stay in the old
-file, the rest goes to the new one, so consecutive files neither overlap nor leave a gap.
+Samples arrive from a :class:`MediaSource` listener and are handled in order by one task,
+the stream's pre-roll first (its samples from the latest key frame on), so a video recording
+starts on the latest key frame at or before its request; without one it asks for one (PLI).
+Audio is placed by the sender's clock (RTCP sender reports) so both tracks of a file share
+one timeline; until the reports are in (``sync_wait`` at most), the samples from the start
+key frame on are held, not dropped, and written once the file can start. A cut happens on
+the first key frame from ``segment_seconds - keyframe_request_lead_seconds`` on (a key frame
+is requested then): video before it and audio timed before it stay in the old file, the
+rest goes to the new one, so consecutive files neither overlap nor leave a gap.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 VIDEO_RATE = 90000
 LATE_AUDIO_GRACE = 1.0  # seconds the previous file stays open for audio timed before a cut
+# an audio-only recording starts this long before its request (covers the request's latency)
+AUDIO_ONLY_PREROLL = 0.5
 # queued by the timer so that closing the previous file happens in the consumer, in order
 _CLOSE_PREVIOUS = "close-previous"
 
@@ -92,6 +97,11 @@ class RecordingController:
         self._last_media = time.monotonic()
         self._last_keyframe_request = 0.0
         self._keyframe_arrival = 0.0  # of the key frame the current file started on
+        self._requested_at = 0.0  # when start() was called (monotonic)
+        self._keyframes_queued = 0
+        # before the first file: the start key frame and what followed it, as
+        # (sample, data, keyframe); data is H.264 (a VP8 stream's is converted)
+        self._held: list[tuple[Sample, bytes, bool]] = []
         self._alignment = AvAlignment(source, has_audio=self.audio,
                                       sync_wait=limits.sync_wait_seconds)
         self._transcoder = Vp8ToH264() if self.video and source.codec("video") == "vp8" else None
@@ -110,9 +120,10 @@ class RecordingController:
 
     async def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.source.subscribe(self._on_sample)
-        if self.video:
-            self._request_keyframe()
+        self._requested_at = time.monotonic()
+        self.source.subscribe(self._on_sample, preroll=True)
+        if self.video and not self._keyframes_queued:
+            self._request_keyframe()  # the pre-roll has no key frame to start on
         self._tasks = [
             asyncio.create_task(self._consume(), name=f"rec-{self.recording_id}"),
             asyncio.create_task(self._watch(), name=f"rec-watch-{self.recording_id}"),
@@ -143,6 +154,7 @@ class RecordingController:
     def _on_sample(self, sample: Sample) -> None:
         self._last_media = time.monotonic()
         self.samples_received[sample.kind] += 1
+        self._keyframes_queued += sample.keyframe and sample.kind == "video"
         self._queue.put_nowait(sample)
 
     async def _consume(self) -> None:
@@ -180,31 +192,28 @@ class RecordingController:
             if not converted:
                 return
             data, keyframe = converted[0]
+        if self._segment is None:
+            if keyframe or self._held:
+                self._held.append((sample, data, keyframe))
+                await self._start_held()
+            return
+        await self._write_video(sample, data, keyframe)
+
+    async def _write_video(self, sample: Sample, data: bytes, keyframe: bool) -> None:
         segment = self._segment
-        if segment is None:
-            if not keyframe:
-                return
-            if not self._alignment.ready(sample):
-                self._request_keyframe()  # start on a later key frame, once reports came
-                return
-            if (size := await self._picture_size(data)) is None:
-                return
-            await self._open(sample, size)
-            segment = self._segment
-            assert segment is not None
-        else:
-            # The key frame asked for ``lead`` before the boundary may arrive just before it:
-            # it is the one to cut on, so cuts land within ``lead`` of every boundary.
-            elapsed = (sample.ts - segment.video_zero) / VIDEO_RATE
-            cut_from = self.limits.segment_seconds - self.limits.keyframe_request_lead_seconds
-            if elapsed >= cut_from and not self._cut_requested:
-                self._cut_requested = True
-                self._request_keyframe()
-            if elapsed >= cut_from and keyframe:
-                if (size := await self._picture_size(data)) is not None:
-                    await self._cut(sample, size)
-                    segment = self._segment
-                    assert segment is not None
+        assert segment is not None
+        # The key frame asked for ``lead`` before the boundary may arrive just before it:
+        # it is the one to cut on, so cuts land within ``lead`` of every boundary.
+        elapsed = (sample.ts - segment.video_zero) / VIDEO_RATE
+        cut_from = self.limits.segment_seconds - self.limits.keyframe_request_lead_seconds
+        if elapsed >= cut_from and not self._cut_requested:
+            self._cut_requested = True
+            self._request_keyframe()
+        if elapsed >= cut_from and keyframe:
+            if (size := await self._picture_size(data)) is not None:
+                await self._cut(sample, size)
+                segment = self._segment
+                assert segment is not None
         segment.sink.write_video(data, sample.ts - segment.video_zero, keyframe)
         self.written["video"] += 1
 
@@ -213,9 +222,16 @@ class RecordingController:
         if not self.video:
             await self._on_audio_only(sample)
             return
+        if self._segment is None:
+            if self._held:  # placed once the file starts
+                self._held.append((sample, sample.data, False))
+                await self._start_held()
+            return  # (else before the first key frame)
+        await self._write_audio(sample)
+
+    async def _write_audio(self, sample: Sample) -> None:
         segment = self._segment
-        if segment is None:
-            return  # before the first key frame
+        assert segment is not None
         if segment.audio_zero is None:
             segment.audio_zero = self._alignment.audio_zero_from_arrival(
                 sample, self._keyframe_arrival)
@@ -233,6 +249,8 @@ class RecordingController:
 
     async def _on_audio_only(self, sample: Sample) -> None:
         segment = self._segment
+        if segment is None and sample.arrival < self._requested_at - AUDIO_ONLY_PREROLL:
+            return  # pre-roll kept for video, longer than an audio file needs
         if segment is not None and segment.audio_zero is not None:
             if sample.ts - segment.audio_zero >= self.limits.segment_seconds * AUDIO_RATE:
                 await self._finish(segment)
@@ -242,6 +260,27 @@ class RecordingController:
         assert segment.audio_zero is not None
         segment.sink.write_audio(sample.data, sample.ts - segment.audio_zero)
         self.written["audio"] += 1
+
+    async def _start_held(self) -> None:
+        """Open the first file on the held key frame once A/V can be aligned, and write what
+        was held after it; until then keep holding (the ``sync_wait`` bound ends the wait)."""
+        size = None
+        while self._held and size is None:
+            if not self._alignment.ready(self._held[0][0]):
+                return
+            if (size := await self._picture_size(self._held[0][1])) is None:
+                # unreadable: start on the next held key frame, if any
+                later = [i for i, (_, _, key) in enumerate(self._held) if key and i > 0]
+                self._held = self._held[later[0]:] if later else []
+        if size is None:
+            return
+        held, self._held = self._held, []
+        await self._open(held[0][0], size)
+        for sample, data, keyframe in held:
+            if sample.kind == "video":
+                await self._write_video(sample, data, keyframe)
+            else:
+                await self._write_audio(sample)
 
     # segments ----------------------------------------------------------------------------
 
@@ -258,8 +297,9 @@ class RecordingController:
 
     async def _open(self, keyframe: Sample, size: tuple[int, int]) -> None:
         self._keyframe_arrival = keyframe.arrival
-        log.info("%s: starts at key frame ts=%d; audio aligned by %s", self.recording_id,
-                 keyframe.ts,
+        log.info("%s: starts at key frame ts=%d (received %+.2f s from the request); audio "
+                 "aligned by %s", self.recording_id, keyframe.ts,
+                 keyframe.arrival - self._requested_at,
                  "sender reports" if self._alignment.by_reports(keyframe) else "arrival")
         await self._new_segment(size, keyframe.ts, self._alignment.audio_zero(keyframe))
 
@@ -329,7 +369,7 @@ class RecordingController:
                 await self.stop()
                 await self.events.ended("idle")
                 return
-            waiting = self._segment is None or self._cut_requested
+            waiting = (self._segment is None and not self._held) or self._cut_requested
             interval = self.limits.keyframe_request_interval_seconds
             if self.video and waiting and now - self._last_keyframe_request >= interval:
                 self._request_keyframe()

@@ -38,7 +38,10 @@ class MediaSource(Protocol):
 
     def codec(self, kind: str) -> str | None: ...
 
-    def subscribe(self, listener: Listener) -> None: ...
+    def subscribe(self, listener: Listener, *, preroll: bool = False) -> None:
+        """Call ``listener`` with every sample from now on; with ``preroll``, first with the
+        stream's buffered samples from its latest key frame on (none twice, none missed)."""
+        ...
 
     def unsubscribe(self, listener: Listener) -> None:
         """Stop calling ``listener``; no error when it is not subscribed (any more)."""
@@ -50,4 +53,9 @@ class MediaSource(Protocol):
 
     def mapped_at(self, kind: str, sender_time: float) -> int | None:
         """The track timestamp at a sender time, or None before a sender report."""
+        ...
+
+    def sender_time(self, kind: str, ts: int) -> float | None:
+        """The sender time of a track timestamp (the inverse), or None before a report;
+        places samples that arrived before the first report."""
         ...

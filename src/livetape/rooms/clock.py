@@ -9,6 +9,7 @@ timestamp maps to sender time, the same clock for every track of one sender.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ class SenderClock:
         self._sr_mapped: int | None = None  # the same, in the track's rebased timeline
         self._last_mapped: int | None = None
         self.reports = 0
+        self.last_report = 0.0  # time.monotonic() of the latest report (0: none yet)
         self._hook()
 
     def _hook(self) -> None:
@@ -62,6 +64,7 @@ class SenderClock:
         self._sr_rtp = rtp
         self._sr_mapped = None  # resolved lazily: frames may not have started yet
         self.reports += 1
+        self.last_report = time.monotonic()
         self._resolve()
 
     def _resolve(self) -> None:

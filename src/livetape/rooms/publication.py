@@ -3,7 +3,8 @@
 The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
 encoded (see :mod:`livetape.recorder.passthrough`), are stamped with the sender's clock,
 and go to whoever subscribed (a recorder), straight from aiortc's receiver on the event
-loop (no queue, no thread), so nothing accumulates when nobody listens.
+loop (no queue, no thread). Beside that, only the current GOP is kept (the pre-roll, see
+:mod:`livetape.rooms.preroll`), so a recording can start at the key frame before its request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
@@ -25,7 +27,10 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from ..recorder.passthrough import attach, is_keyframe
 from ..recorder.source import Listener, Sample
+from . import interop
 from .clock import SenderClock
+from .preroll import Preroll
+from .trickle import SdpFragment, add_candidates
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +70,38 @@ def _plan_transceivers(pc: RTCPeerConnection, offer_sdp: str) -> None:
         transceiver.setCodecPreferences(preferred)
 
 
-class Publication:
-    """A published stream; implements :class:`livetape.recorder.source.MediaSource`."""
+@dataclass(frozen=True)
+class Liveness:
+    """How long a publication may take to connect, and stay silent once connected."""
 
-    def __init__(self, app_id: str, room_id: str, user_id: str, src_type: str) -> None:
+    connect_timeout: float
+    disconnect_grace: float
+
+
+class Publication:
+    """A published stream; implements :class:`livetape.recorder.source.MediaSource`.
+
+    A publication that has not connected within ``connect_timeout`` of its answer, or that
+    received nothing (no frame, no sender report) for ``disconnect_grace`` once connected,
+    closes itself: a session that never connects, or lost its network, holds no slot.
+    """
+
+    def __init__(self, app_id: str, room_id: str, user_id: str, src_type: str,
+                 liveness: Liveness, *, preroll: Preroll | None = None) -> None:
         self.publication_id = secrets.token_hex(8)
         self.app_id, self.room_id = app_id, room_id
         self.user_id, self.src_type = user_id, src_type
+        self._liveness = liveness
+        self._connected = False
+        self._last_heard = time.monotonic()
+        self.end_reason: str | None = None
+        interop.install()  # GStreamer's and FFmpeg's WHIP clients need it
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
         self._codecs: dict[str, str] = {}
         self._listeners: list[Listener] = []
+        self.preroll = preroll or Preroll(0, 0)
         self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
@@ -103,14 +128,45 @@ class Publication:
             attach(receiver, functools.partial(self._on_frame, kind))
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
+        self._last_heard = time.monotonic()
+        self._background(self._watch())
         return self._pc.localDescription.sdp
+
+    async def add_ice_candidates(self, fragment: SdpFragment) -> int:
+        """Trickle ICE: candidates the client sent after its offer (see :mod:`.trickle`)."""
+        return await add_candidates(self._pc, fragment)
 
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState
         log.info("publication %s (%s/%s): %s", self.publication_id, self.user_id,
                  self.src_type, state)
+        if state == "connected" and not self._connected:
+            self._connected = True
+            self._last_heard = time.monotonic()
         if state in ("failed", "closed"):
-            self._background(self.close())
+            self._background(self.close(f"ice_{state}"))
+
+    @property
+    def state(self) -> str:
+        """``connecting`` until ICE and DTLS are up, then ``connected``; ``closed`` at the end."""
+        return "closed" if self._closed else "connected" if self._connected else "connecting"
+
+    async def _watch(self) -> None:
+        """Close the publication when it does not connect in time or falls silent."""
+        limits = self._liveness
+        tick = min(1.0, limits.connect_timeout / 4, limits.disconnect_grace / 4)
+        while not self._closed:
+            await asyncio.sleep(tick)
+            heard = max([self._last_heard, *(c.last_report for c in self._clocks.values())])
+            silent = time.monotonic() - heard
+            if not self._connected and silent >= limits.connect_timeout:
+                log.warning("publication %s: not connected after %.0f s, closing",
+                            self.publication_id, silent)
+                await self.close("connect_timeout")
+            elif self._connected and silent >= limits.disconnect_grace:
+                log.warning("publication %s: nothing received for %.0f s, closing",
+                            self.publication_id, silent)
+                await self.close("disconnected")
 
     # media -------------------------------------------------------------------------------
 
@@ -119,15 +175,17 @@ class Publication:
         if frame is None:  # the track ended (BYE, transport closed)
             log.info("publication %s: %s track ended", self.publication_id, kind)
             if not self._closed:
-                self._background(self.close())
+                self._background(self.close("track_ended"))
             return
         clock = self._clocks[kind]
         clock.observe(frame.timestamp)
         codec = self._codecs[kind]
+        self._last_heard = now = time.monotonic()
         sample = Sample(
             kind, codec, frame.data, frame.timestamp, clock.clock_rate,
-            is_keyframe(codec, frame.data), time.monotonic(), clock.sender_time(frame.timestamp),
+            is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
         )
+        self.preroll.add(sample)
         for listener in list(self._listeners):
             listener(sample)
 
@@ -138,7 +196,12 @@ class Publication:
     def codec(self, kind: str) -> str | None:
         return self._codecs.get(kind)
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, *, preroll: bool = False) -> None:
+        # Replaying and joining happen in one step on the event loop, where frames arrive
+        # too: no frame can fall between the pre-roll and the live ones, or come twice.
+        if preroll:
+            for sample in self.preroll.samples():
+                listener(sample)
         self._listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
@@ -160,6 +223,10 @@ class Publication:
         clock = self._clocks.get(kind)
         return clock.mapped_at(sender_time) if clock else None
 
+    def sender_time(self, kind: str, ts: int) -> float | None:
+        clock = self._clocks.get(kind)
+        return clock.sender_time(ts) if clock else None
+
     # lifecycle ---------------------------------------------------------------------------
 
     def on_end(self, callback: Callable[[Publication], Awaitable[None]]) -> None:
@@ -172,12 +239,15 @@ class Publication:
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "left") -> None:
         """Leave: close the peer connection and tell subscribers. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self.end_reason = reason
+        log.info("publication %s closed: %s", self.publication_id, reason)
         await self._pc.close()
+        self.preroll.clear()
         for callback in self._on_end:
             try:
                 await callback(self)

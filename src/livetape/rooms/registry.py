@@ -68,3 +68,10 @@ class RoomRegistry:
 
     def all_publications(self) -> list[Publication]:
         return [p for room in self._rooms.values() for p in room.publications.values()]
+
+    def count(self, app_id: str | None = None, user_id: str | None = None) -> int:
+        """Live publications (connecting ones included), of one app and one user if given."""
+        return sum(
+            1 for p in self.all_publications()
+            if app_id in (None, p.app_id) and user_id in (None, p.user_id)
+        )

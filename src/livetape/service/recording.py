@@ -84,9 +84,7 @@ class RecordingService:
     # the API's operations ----------------------------------------------------------------
 
     async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
-        user_id = who.user_id or request.user_id
-        if not user_id:
-            raise LivetapeError(Catalogue.PARSE_FAILURE, "user_id is required for server calls")
+        user_id = who.acting_user(request.user_id, missing=Catalogue.PARSE_FAILURE)
         if "record" not in who.privileges:
             raise LivetapeError(Catalogue.NO_RECORD_PERMISSION)
         async with self._sessions() as session:

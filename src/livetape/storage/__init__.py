@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..config import Settings
-from .base import Storage
+from .base import InvalidKey, Storage, check_key
 from .local import LocalStorage
 
-__all__ = ["LocalStorage", "Storage", "create_storage"]
+__all__ = ["InvalidKey", "LocalStorage", "Storage", "check_key", "create_storage"]
 
 
 def create_storage(settings: Settings) -> Storage:

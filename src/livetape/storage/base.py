@@ -9,6 +9,24 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+_REFUSED = frozenset(("", ".", ".."))
+
+
+class InvalidKey(ValueError):
+    """A key that is not a plain relative path: it could name something outside the store."""
+
+
+def check_key(key: str, *, prefix: bool = False) -> str:
+    """``key`` when it is a relative path of plain names (no ``.``, ``..`` or empty parts,
+    no backslash, NUL or other control character); with ``prefix``, it may end in ``/``.
+    Every back end checks keys with this before touching anything."""
+    parts = key.split("/")
+    if prefix and len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if any(p in _REFUSED for p in parts) or "\\" in key or any(ord(c) < 32 for c in key):
+        raise InvalidKey(f"not a storage key: {key!r}")
+    return key
+
 
 class Storage(ABC):
     """A place for objects. ``put`` moves a finished local file in; never held in memory."""

@@ -6,17 +6,19 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from .base import Storage
+from .base import InvalidKey, Storage, check_key
 
 
 class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+    def _path(self, key: str, *, prefix: bool = False) -> Path:
+        """The key's place under the root; keys that could leave it are refused before the
+        filesystem is asked anything, and a symbolic link out of the root is refused too."""
+        path = (self.root / check_key(key, prefix=prefix)).resolve()
         if not path.is_relative_to(self.root):
-            raise ValueError(f"storage key escapes the storage root: {key!r}")
+            raise InvalidKey(f"storage key escapes the storage root: {key!r}")
         return path
 
     async def put(self, key: str, source: Path) -> int:
@@ -41,7 +43,7 @@ class LocalStorage(Storage):
     async def delete_prefix(self, prefix: str) -> int:
         if not prefix.endswith("/"):
             raise ValueError("local storage deletes whole folders: end the prefix with '/'")
-        folder = self._path(prefix)
+        folder = self._path(prefix, prefix=True)
 
         def remove() -> int:
             if not folder.is_dir():
@@ -58,4 +60,4 @@ class LocalStorage(Storage):
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
-        return path if path.exists() else None
+        return path if path.is_file() else None  # a folder is not an object

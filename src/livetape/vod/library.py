@@ -6,6 +6,7 @@ then flips to 2 (normal): a crash in between leaves a visible, recoverable row.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -36,6 +37,19 @@ STATUS_NORMAL = 2
 PLAYABLE = (2, 4, 7)  # the original plays while (and after) processing runs or fails
 ORIGINAL = "f0.mp4"  # definition 0
 HLS_MASTER = "hls/master.m3u8"
+# Every name a file's objects are stored under: the original and MP4 renditions, the HLS
+# master, variant playlists and segments, the cover and snapshots (processing/ writes them).
+OBJECT_NAME = re.compile(r"f\d{1,4}\.mp4|cover\.jpg|snap/\d{1,12}\.jpg|hls/master\.m3u8"
+                         r"|hls/\d{1,4}/(index\.m3u8|seg_\d{5,9}\.ts)", re.ASCII)
+ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # app and file ids (digits, as livetape makes them)
+
+
+def object_key(app_id: str, file_id: str, name: str) -> str | None:
+    """The storage key of a file's object, or None when no such object can exist: checked
+    before storage or the database is asked (no ``..``, NUL, folders or other files)."""
+    if ID.fullmatch(app_id) and ID.fullmatch(file_id) and OBJECT_NAME.fullmatch(name):
+        return f"{app_id}/{file_id}/{name}"
+    return None
 
 UrlFor = Callable[[str], str]  # a media path -> the absolute (maybe signed) URL
 

@@ -6,10 +6,36 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import Boolean
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..db.models import VodFile
+
+
+class HasTag(FunctionElement[bool]):
+    """``HasTag(json_list_column, tag)``: the JSON list holds exactly this string. Each
+    engine reads the list with its own JSON functions, so no character of the tag is special
+    (``%``, ``_``, ``"``, ``\\``, non-ASCII) and a tag never matches inside another."""
+
+    type = Boolean()
+    name = "has_tag"
+    inherit_cache = True
+
+
+@compiles(HasTag, "sqlite")
+def _has_tag_sqlite(element: HasTag, compiler: SQLCompiler, **kw: Any) -> str:
+    column, tag = (compiler.process(c, **kw) for c in element.clauses)
+    return (f"EXISTS (SELECT 1 FROM json_each({column}) "
+            f"WHERE json_each.type = 'text' AND json_each.value = {tag})")
+
+
+@compiles(HasTag, "postgresql")
+def _has_tag_postgresql(element: HasTag, compiler: SQLCompiler, **kw: Any) -> str:
+    column, tag = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({column} AS JSONB) @> jsonb_build_array(CAST({tag} AS TEXT)))"
 
 
 def _like_prefix(prefix: str) -> str:
@@ -46,8 +72,7 @@ class FileQuery:
         if self.class_id is not None:
             clauses.append(VodFile.class_id == self.class_id)
         for tag in self.tags:
-            # tags are a JSON list: match the quoted string in its text form (any engine)
-            clauses.append(cast(VodFile.tags, String).like(f'%"{tag}"%'))
+            clauses.append(HasTag(VodFile.tags, tag))
         if self.status is not None:
             clauses.append(VodFile.status == self.status)
         if self.room_id is not None:

@@ -196,7 +196,7 @@ export class Livetape {
         if (track.kind === "video") preferH264(transceiver);
       }
       await pc.setLocalDescription(await pc.createOffer());
-      await iceGatheringComplete(pc);  // livetape does no trickle ICE: send every candidate
+      await iceGatheringComplete(pc);  // every candidate in the offer: one request, no PATCH
       const path = `/v1/rooms/${encodeURIComponent(this.room)}/whip?src_type=${type}`;
       const response = await this._fetch("POST", path, pc.localDescription.sdp,
                                           "application/sdp");
