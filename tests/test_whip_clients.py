@@ -138,6 +138,38 @@ async def test_ffmpeg_whip_muxer_publishes_and_is_recorded(
         assert await wait_for(lambda: _left(api, room, "ffmpeg-user"), timeout=10)
 
 
+async def test_ffmpeg_with_a_2s_gop_is_recorded_from_the_moment_asked(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Zero-gap start with a publisher that ignores PLI (FFmpeg, a key frame every 2 s): a
+    recording stopped 9 s after its start request holds >= 9 s (the pre-roll's key frame)."""
+    server = start_server()
+    log = tmp_path / "ffmpeg.log"
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        room = await api.create_room("gop")
+        token = await api.mint_token("gop-user")
+        client = start_ffmpeg(api.whip_url(room), token, log, seconds=30, gop_frames=60)
+        try:
+            async def connected() -> bool:
+                stream = await stream_of(api, room, "gop-user")
+                return bool(stream and stream["state"] == "connected")
+
+            await wait_for(connected, timeout=JOIN_TIMEOUT, interval=0.2)
+            await asyncio.sleep(3.3)  # mid-GOP, well after the first sender reports
+            await api.start_recording(room, "gop-take", user_id="gop-user")
+            await asyncio.sleep(9.0)
+            file_ids = await api.stop_recording(room, user_id="gop-user")
+        finally:
+            stop(client)
+        assert len(file_ids) == 1, client_log(log)
+        files = await files_of(api, "gop-take")
+        info = probe(await download(files[0]["play_set"][0]["url"], tmp_path / "gop.mp4"))
+    assert info["video"]["first_keyframe"] and info["video"]["codec"] == "h264", info
+    print(f"FFmpeg, 2 s GOP: asked 9.0 s, the file holds {info['duration']:.2f} s")
+    assert info["duration"] >= 9.0, info  # 7.6 s without pre-roll (measured)
+    assert info["audio"]["samples"] >= 9.0 * 48000 * 0.98, info
+
+
 # A page on its own origin (as an app's would be) that publishes its camera with livetape's
 # browser SDK as soon as it loads; what it does is printed to the console (Firefox's log).
 FIREFOX_PAGE = """<!doctype html>

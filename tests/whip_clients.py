@@ -96,14 +96,17 @@ def start_gstreamer(url: str, token: str, log: Path, no_upnp: Path, *,
                             start_new_session=True)
 
 
-def start_ffmpeg(url: str, token: str, log: Path, seconds: float) -> subprocess.Popen[bytes]:
-    """FFmpeg 8's whip muxer: a test pattern (H.264 baseline, 1 s GOP) and a tone (Opus)."""
+def start_ffmpeg(url: str, token: str, log: Path, seconds: float,
+                 gop_frames: int = 30) -> subprocess.Popen[bytes]:
+    """FFmpeg 8's whip muxer: a test pattern (H.264 baseline at 30 fps, a key frame every
+    ``gop_frames``; it ignores PLI) and a tone (Opus)."""
     return subprocess.Popen(
         [ffmpeg8(), "-hide_banner", "-nostdin", "-re",
          "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
          "-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast",
-         "-tune", "zerolatency", "-g", "30", "-c:a", "libopus", "-ar", "48000", "-ac", "2",
+         "-tune", "zerolatency", "-g", str(gop_frames),
+         "-c:a", "libopus", "-ar", "48000", "-ac", "2",
          "-f", "whip", "-authorization", token, url],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
