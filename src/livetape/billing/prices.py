@@ -23,9 +23,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field, model_validator
 
-from .usage import TIERS
-
 GB = 2**30
+# transcoding tiers by an output's short side: up to 480, 720, 1080, 1440 pixels, and above
+TIERS = ("sd", "hd", "fhd", "2k", "4k")
 
 
 class TrafficTier(BaseModel):

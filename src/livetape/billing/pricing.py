@@ -17,8 +17,8 @@ from typing import Any
 
 from .balance import to_micro
 from .plans import Plan, Schedule
-from .prices import GB, PriceTable
-from .usage import TIERS, DayUsage
+from .prices import GB, TIERS, PriceTable
+from .usage import DayUsage
 
 QUANTITY = Decimal("0.000001")
 

@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import Rendition, UsageDay, VodFile
+from .prices import TIERS
 
 Write = Literal["add", "peak", "set"]
 
 TRAFFIC = "traffic_bytes"
 STORAGE_PEAK = "storage_peak_bytes"
 STORAGE_LEVEL = "storage_bytes"
-TIERS = ("sd", "hd", "fhd", "2k", "4k")  # short side up to 480, 720, 1080, 1440, above
 
 
 def utc_today() -> date:
