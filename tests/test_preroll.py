@@ -19,8 +19,9 @@ import av
 
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
+from livetape.recorder.controller import AUDIO_ONLY_PREROLL
 from livetape.recorder.source import Sample
-from livetape.rooms.preroll import AUDIO_ONLY_SECONDS, Preroll
+from livetape.rooms.preroll import Preroll
 
 from .conftest import ServerFactory
 from .flow import download, files_of, publishing
@@ -180,7 +181,7 @@ def test_audio_only_streams_keep_a_short_span_and_zero_turns_it_off() -> None:
     for i in range(200):
         preroll.add(audio(i * 0.02))
     held = preroll.samples()
-    assert held[-1].arrival - held[0].arrival <= AUDIO_ONLY_SECONDS < held[-1].arrival
+    assert held[-1].arrival - held[0].arrival <= AUDIO_ONLY_PREROLL < held[-1].arrival
     off = Preroll(0, 1 << 20)
     off.add(video(0, key=True))
     off.add(audio(0))

@@ -9,7 +9,7 @@ begins at the latest key frame at or before the request.
 Bounded: a key frame drops everything before it; a GOP longer than ``seconds`` (or than
 ``max_bytes``) loses its key frame, and with it the stream's video, until the next key frame
 (a recording then waits for one, as without pre-roll). A stream without video keeps the
-last ``AUDIO_ONLY_SECONDS`` of audio (audio can start anywhere: that covers the request's
+last ``AUDIO_ONLY_PREROLL`` seconds of audio (audio can start anywhere: that covers the request's
 own latency).
 """
 
@@ -18,9 +18,8 @@ from __future__ import annotations
 import sys
 from collections import deque
 
+from ..recorder.controller import AUDIO_ONLY_PREROLL
 from ..recorder.source import Sample
-
-AUDIO_ONLY_SECONDS = 0.5
 
 
 class Preroll:
@@ -55,7 +54,7 @@ class Preroll:
         self.peak_bytes = max(self.peak_bytes, self.nbytes)
 
     def _trim(self) -> None:
-        span = self.seconds if self._video else min(self.seconds, AUDIO_ONLY_SECONDS)
+        span = self.seconds if self._video else min(self.seconds, AUDIO_ONLY_PREROLL)
         newest = self._samples[-1].arrival
         samples = self._samples
         while samples and (self.nbytes > self.max_bytes or newest - samples[0].arrival > span):
