@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: ffmpeg (ffprobe cross-checks the recorded files),
 # chromium (driven by Playwright to play and seek recorded files; never `playwright install`),
-# and third-party WHIP publishers (tests/test_whip_clients.py): simple-whip-client (GStreamer
+# and third-party WHIP publishers (tests/rooms/test_whip_clients.py): simple-whip-client (GStreamer
 # webrtcbin; pulls in the GStreamer plugins it uses: good, bad, ugly, nice, libav), gcc (builds
 # its no-UPnP stand-in library at test time) and firefox-esr (headless, fake camera)
 DEB_TEST_PACKAGES := ffmpeg chromium simple-whip-client gcc firefox-esr
@@ -34,8 +34,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml harness/pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e harness
 	touch $@
 
 install: $(VENV)/.installed vendor
@@ -84,7 +84,7 @@ run: install
 	$(BIN)/livetape serve --demo
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench harness
 
 typecheck: install-test
 	$(BIN)/mypy

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,14 +19,11 @@ import httpx
 
 from livetape.config import Settings
 from livetape.db.session import Database
+from livetape.jobs.queue import JobQueue
+from livetape.library.files import Library, Provenance
 from livetape.recorder.finalize import probe
 from livetape.storage import create_storage
-from livetape.vod.jobs import JobQueue
-from livetape.vod.library import Library, Provenance
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-from tests.server import LiveServer  # noqa: E402
+from livetape_harness.server import LiveServer
 
 CLIP_CACHE = Path(tempfile.gettempdir()) / "livetape-bench-serve"
 FILE_NAME = "bench-serve"

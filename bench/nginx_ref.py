@@ -14,17 +14,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from livetape_harness.server import free_port
 from procfs import proc_cpu_seconds
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-from tests.server import free_port  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from livetape.client.media import EncodedMedia
 from livetape.config import Settings
-from livetape.recorder.source import Sample
+from livetape.recorder.media_source import Sample
 from livetape.rooms.preroll import Preroll
 from loadgen import FPS, build_media, media_bitrate
 

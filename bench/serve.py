@@ -40,16 +40,13 @@ from urllib.parse import urlsplit
 import uvloop
 
 from library_file import check_bytes, make_clip, serve_clip
+from livetape_harness.server import LiveServer
 from measure import host_jiffies
 from nginx_ref import NginxRef, nginx_version
 from procfs import proc_cpu_seconds
 from rangeclient import HttpxClient, RawClient, make_client
 from rangeload import FULL, Result, Target, load, size_label
 from serve_profile import profile
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-from tests.server import LiveServer  # noqa: E402
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "serve.txt"
 QUIET_BUSY, QUIET_TIMEOUT_S = 0.10, 30.0  # before the runs: host busy under 10 %, or 30 s

@@ -22,15 +22,12 @@ import httpx
 
 from janus_ref import JanusRef, proc_cpu_seconds, proc_status_bytes, recorded_frames
 from livetape.client.api import ApiError, LivetapeClient
+from livetape_harness.server import LiveServer
 from loadgen import LoadGen
 from measure import Mp4Count, Row, Window, count_mp4, measure_window, udp_receive_drops
 from mediarecorder_ref import MediaRecorderRef
 from pyspy import Profile, parse, record
 from whip_shim import WhipEndpoint
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-from tests.server import LiveServer  # noqa: E402
 
 ROOM = "bench"
 IDLE_SAMPLE_S = 2.0  # livetape's own CPU with no stream, before publishing

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from livetape.client.api import LivetapeClient
-
-from .server import LiveServer, create_postgres_database, drop_postgres_database
+from livetape_harness.server import (
+    LiveServer,
+    ServerFactory,
+    create_postgres_database,
+    drop_postgres_database,
+)
 
 POSTGRES_URL = os.environ.get("LIVETAPE_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("LIVETAPE_TEST_REQUIRE_POSTGRES") == "1"
 
-ServerFactory = Callable[..., LiveServer]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

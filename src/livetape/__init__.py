@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from .config import Settings
-from .errors import Catalogue, ErrorKind, LivetapeError
+from livetape.config import Settings
+from livetape.errors import Catalogue, ErrorKind, LivetapeError
 
 __version__ = "0.1.0"
 __all__ = ["Catalogue", "ErrorKind", "LivetapeError", "Settings", "__version__"]

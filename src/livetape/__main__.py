@@ -1,3 +1,3 @@
-from livetape.cli import main
+from livetape.cli.main import main
 
 main()

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .billing.prices import PriceTable
+from livetape.billing.prices import PriceTable
 
 
 class Settings(BaseSettings):

@@ -6,23 +6,23 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..billing.balance import Balances
-from ..billing.bills import Biller
-from ..billing.plans import PlanBook
-from ..config import Settings
-from ..db.session import Database
-from ..errors import Catalogue, LivetapeError
-from ..service.apps import AppService, Identity
-from ..service.console import ConsoleSessions
-from ..service.recording import RecordingService
-from ..service.rooms import RoomService
-from ..vod.classes import ClassTree
-from ..vod.jobs import JobQueue
-from ..vod.library import Library
-from ..vod.lookup import MediaLookup
-from ..vod.playback import TrialIndex
-from ..vod.signing import PlayGuard, PlayUrls, new_grant
-from .openapi import raises
+from livetape.api.openapi import raises
+from livetape.auth.apps import AppService, Identity
+from livetape.auth.console_sessions import ConsoleSessions
+from livetape.billing.balance import Balances
+from livetape.billing.bills import Biller
+from livetape.billing.plans import PlanBook
+from livetape.config import Settings
+from livetape.db.session import Database
+from livetape.errors import Catalogue, LivetapeError
+from livetape.jobs.queue import JobQueue
+from livetape.library.class_tree import ClassTree
+from livetape.library.files import Library
+from livetape.playback.lookup import MediaLookup
+from livetape.playback.playlists import TrialIndex
+from livetape.playback.signing import PlayGuard, PlayUrls, new_grant
+from livetape.recording.recording_service import RecordingService
+from livetape.rooms.room_service import RoomService
 
 
 @dataclass

@@ -13,8 +13,8 @@ from urllib.parse import unquote_to_bytes
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..bounds import NUL
-from ..errors import Catalogue, ErrorKind, LivetapeError
+from livetape.bounds import NUL
+from livetape.errors import Catalogue, ErrorKind, LivetapeError
 
 
 def refusal(path: str) -> ErrorKind:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import Catalogue, LivetapeError
+from livetape.errors import Catalogue, LivetapeError
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import Catalogue, ErrorKind
-from .guard import refusal
+from livetape.api.guard import refusal
+from livetape.errors import Catalogue, ErrorKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RAISES = "__livetape_raises__"

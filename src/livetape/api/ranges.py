@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
-from ..errors import Catalogue, LivetapeError
+from livetape.errors import Catalogue, LivetapeError
 
 MAX_RANGES = 100  # more parts than this: the whole object (as Starlette does)
 _SPEC = re.compile(r"(\d{1,19})-(\d{0,19})|-(\d{1,19})", re.ASCII)  # 19 digits: past any file

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import BalanceEntry
+from livetape.db.models import BalanceEntry
 
 MICRO = Decimal(1_000_000)
 

@@ -21,13 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import App, BalanceEntry, Bill
-from ..periodic import Periodic
-from .balance import to_cny
-from .plans import PlanBook
-from .prices import PriceTable
-from .pricing import PricedDay, price_days
-from .usage import UsageLedger, today, utc_today
+from livetape.billing.balance import to_cny
+from livetape.billing.charges import PricedDay, price_days
+from livetape.billing.plans import PlanBook
+from livetape.billing.prices import PriceTable
+from livetape.billing.usage import UsageLedger, today, utc_today
+from livetape.db.models import App, BalanceEntry, Bill
+from livetape.periodic import Periodic
 
 log = logging.getLogger(__name__)
 

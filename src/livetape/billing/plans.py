@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import BillingPlan
-from ..errors import Catalogue, LivetapeError
+from livetape.db.models import BillingPlan
+from livetape.errors import Catalogue, LivetapeError
 
 MODES = ("postpaid", "package")
 

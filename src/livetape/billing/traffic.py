@@ -12,8 +12,8 @@ from collections import defaultdict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..periodic import Periodic
-from .usage import TRAFFIC, UsageLedger, today
+from livetape.billing.usage import TRAFFIC, UsageLedger, today
+from livetape.periodic import Periodic
 
 PREFIX = "/media/"
 

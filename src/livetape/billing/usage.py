@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import Rendition, UsageDay, VodFile
-from .prices import TIERS
+from livetape.billing.prices import TIERS
+from livetape.db.models import Rendition, UsageDay, VodFile
 
 Write = Literal["add", "peak", "set"]
 

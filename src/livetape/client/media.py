@@ -23,8 +23,8 @@ from typing import Any
 import av
 import numpy as np
 
-from .pacing import PacedPacketTrack, Packet, SharedClock
-from .pacing import packet_time as _time
+from livetape.client.pacing import PacedPacketTrack, Packet, SharedClock
+from livetape.client.pacing import packet_time as _time
 
 logger = logging.getLogger(__name__)
 

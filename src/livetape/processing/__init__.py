@@ -14,7 +14,7 @@ alpha blending) and ``watermark``.
 
 from __future__ import annotations
 
-from .ladder import (
+from livetape.processing.ladder import (
     HLS_DEFINITIONS,
     MP4_DEFINITIONS,
     PROFILES,
@@ -23,10 +23,10 @@ from .ladder import (
     Target,
     plan,
 )
-from .outputs import Output
-from .snapshot import Image, cover, snapshots
-from .transcode import TranscodeResult, transcode
-from .watermark import POSITIONS, Watermarked, check_png, watermark
+from livetape.processing.outputs import Output
+from livetape.processing.snapshot import Image, cover, snapshots
+from livetape.processing.transcode import TranscodeResult, transcode
+from livetape.processing.watermark import POSITIONS, Watermarked, check_png, watermark
 
 __all__ = [
     "HLS_DEFINITIONS",

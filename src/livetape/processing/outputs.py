@@ -22,7 +22,7 @@ from pathlib import Path
 
 import av
 
-from .hls import read_playlist
+from livetape.processing.hls import read_playlist
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation
 from av.video.stream import VideoStream
 
-from .source import open_source
+from livetape.processing.decode import open_source
 
 logger = logging.getLogger(__name__)
 

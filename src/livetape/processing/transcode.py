@@ -36,8 +36,15 @@ import av
 from av.container import InputContainer, OutputContainer
 from av.video.frame import VideoFrame
 
-from .encoders import AudioEncoder, EncoderThread, KeyframeClock, VideoEncoder, VideoSettings
-from .hls import (
+from livetape.processing.decode import Progress, Source, describe, frames, open_source
+from livetape.processing.encoders import (
+    AudioEncoder,
+    EncoderThread,
+    KeyframeClock,
+    VideoEncoder,
+    VideoSettings,
+)
+from livetape.processing.hls import (
     AAC_LC_CODEC,
     MASTER_NAME,
     PLAYLIST_NAME,
@@ -48,9 +55,8 @@ from .hls import (
     peak_bitrate,
     write_master,
 )
-from .ladder import Target, plan
-from .outputs import MeasuredHls, Output, measure_hls, measure_mp4
-from .source import Progress, Source, describe, frames, open_source
+from livetape.processing.ladder import Target, plan
+from livetape.processing.outputs import MeasuredHls, Output, measure_hls, measure_mp4
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import av
 from av.video.frame import VideoFrame
 
-from .encoders import FrameDurations, KeyframeClock, VideoSettings, x264_stream
-from .ladder import WATERMARK_DEFINITION
-from .outputs import Output, measure_mp4
-from .overlay import Overlay
-from .source import Progress, describe, open_source
+from livetape.processing.decode import Progress, describe, open_source
+from livetape.processing.encoders import FrameDurations, KeyframeClock, VideoSettings, x264_stream
+from livetape.processing.ladder import WATERMARK_DEFINITION
+from livetape.processing.outputs import Output, measure_mp4
+from livetape.processing.overlay import Overlay
 
 logger = logging.getLogger(__name__)
 

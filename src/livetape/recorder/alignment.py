@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .source import MediaSource, Sample
+from livetape.recorder.media_source import MediaSource, Sample
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .alignment import AUDIO_RATE, AvAlignment
-from .passthrough import is_complete
-from .sink import Mp4Sink
-from .source import MediaSource, Sample
-from .transcode import Vp8ToH264, h264_picture_size
+from livetape.recorder.alignment import AUDIO_RATE, AvAlignment
+from livetape.recorder.bitstream import is_complete
+from livetape.recorder.media_source import MediaSource, Sample
+from livetape.recorder.sink import Mp4Sink
+from livetape.recorder.vp8_to_h264 import Vp8ToH264, h264_picture_size
 
 log = logging.getLogger(__name__)
 

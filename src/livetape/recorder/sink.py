@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 from av.container import OutputContainer
 
-from .passthrough import opus_samples
+from livetape.recorder.bitstream import opus_samples
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 from collections import deque
 
-from ..recorder.controller import AUDIO_ONLY_PREROLL
-from ..recorder.source import Sample
+from livetape.recorder.controller import AUDIO_ONLY_PREROLL
+from livetape.recorder.media_source import Sample
 
 
 class Preroll:

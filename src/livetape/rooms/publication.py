@@ -1,7 +1,7 @@
 """One WHIP session: an aiortc peer connection receiving a user's camera or screen stream.
 
 The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
-encoded (see :mod:`livetape.recorder.passthrough`), are stamped with the sender's clock,
+encoded (see :mod:`livetape.rooms.ingest`), are stamped with the sender's clock,
 and go to whoever subscribed (a recorder), straight from aiortc's receiver on the event
 loop (no queue, no thread). Beside that, only the current GOP is kept (the pre-roll, see
 :mod:`livetape.rooms.preroll`), so a recording can start at the key frame before its request.
@@ -25,12 +25,13 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from ..recorder.passthrough import attach, is_keyframe
-from ..recorder.source import Listener, Sample
-from . import interop
-from .clock import SenderClock
-from .preroll import Preroll
-from .trickle import SdpFragment, add_candidates
+from livetape.recorder.bitstream import is_keyframe
+from livetape.recorder.media_source import Listener, Sample
+from livetape.rooms import interop
+from livetape.rooms.clock import SenderClock
+from livetape.rooms.ingest import attach
+from livetape.rooms.preroll import Preroll
+from livetape.rooms.trickle import SdpFragment, add_candidates
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Liveness:
 
 
 class Publication:
-    """A published stream; implements :class:`livetape.recorder.source.MediaSource`.
+    """A published stream; implements :class:`livetape.recorder.media_source.MediaSource`.
 
     A publication that has not connected within ``connect_timeout`` of its answer, or that
     received nothing (no frame, no sender report) for ``disconnect_grace`` once connected,

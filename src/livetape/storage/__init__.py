@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import Settings
-from .base import InvalidKey, Storage, check_key
-from .local import LocalStorage
+from livetape.config import Settings
+from livetape.storage.base import InvalidKey, Storage, check_key
+from livetape.storage.local import LocalStorage
 
 __all__ = ["InvalidKey", "LocalStorage", "Storage", "check_key", "create_storage"]
 

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from .base import InvalidKey, Storage, check_key
+from livetape.storage.base import InvalidKey, Storage, check_key
 
 
 class LocalStorage(Storage):

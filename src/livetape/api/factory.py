@@ -1,0 +1,172 @@
+"""The FastAPI application: builds the services in its lifespan, maps errors at the edge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from livetape import __version__
+from livetape.api.deps import Services
+from livetape.api.guard import NulGuard
+from livetape.api.limits import BodyLimitMiddleware, BodyTooLarge, Limit, too_large
+from livetape.api.openapi import document
+from livetape.api.routes import (
+    app_settings,
+    billing,
+    classes,
+    console,
+    processing,
+    record,
+    rooms,
+    serving,
+    vod,
+    web,
+    whip,
+)
+from livetape.auth.apps import AppService
+from livetape.billing.balance import Balances
+from livetape.billing.bills import Biller, BillingRunner
+from livetape.billing.plans import PlanBook
+from livetape.billing.traffic import TrafficMeter, TrafficMiddleware
+from livetape.config import Settings
+from livetape.db.session import Database
+from livetape.errors import Catalogue, LivetapeError
+from livetape.jobs.pool import WorkerPool
+from livetape.jobs.processor import clear_work_folder
+from livetape.jobs.queue import JobQueue
+from livetape.library.class_tree import ClassTree
+from livetape.library.files import Library
+from livetape.periodic import Periodic
+from livetape.playback.lookup import MediaLookup
+from livetape.playback.playlists import TrialIndex
+from livetape.playback.signing import PlayGuard
+from livetape.recording.recording_service import RecordingService
+from livetape.rooms.registry import RoomRegistry
+from livetape.rooms.room_service import RoomService
+from livetape.storage import create_storage
+
+log = logging.getLogger(__name__)
+
+
+async def _sweep_expired(library: Library) -> None:
+    """Delete library files whose expiry time has passed."""
+    deleted = await library.sweep_expired(datetime.now(UTC))
+    if deleted:
+        log.info("expired files deleted: %s", ", ".join(deleted))
+
+
+def create_app(config: Settings) -> FastAPI:
+    """A livetape server for ``config``; nothing starts until the lifespan runs."""
+    traffic = TrafficMeter()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(config.resolved_database_url())
+        await db.start()
+        registry = RoomRegistry()
+        jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
+        library = Library(db.sessions, create_storage(config), jobs, config)
+        room_service = RoomService(config, db.sessions, registry)
+        recordings = RecordingService(config, db.sessions, registry, library)
+        plans = PlanBook(db.sessions)
+        biller = Biller(db.sessions, library.usage, plans, config.prices)
+        recovered = await recordings.recover()
+        if recovered:
+            log.warning("recovered %d recording(s) left open by a crash", recovered)
+        apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
+                          max_token_ttl=config.max_token_ttl_seconds)
+        app.state.services = Services(
+            config, db, apps, room_service, recordings, library,
+            ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
+            TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
+            Balances(db.sessions), plans, biller,
+        )
+        runner = BillingRunner(biller, library.usage, db.sessions,
+                               every=config.billing_run_seconds,
+                               delay=config.billing_delay_seconds)
+        runner.start()
+        sweeper = Periodic("expiry sweep", config.expiry_sweep_seconds,
+                           lambda: _sweep_expired(library))
+        sweeper.start()
+        clear_work_folder(config)
+        traffic.start(library.usage, config.usage_flush_seconds)
+        workers = WorkerPool(config)
+        workers.start()
+        app.state.workers = workers
+        try:
+            yield
+        finally:
+            await sweeper.stop()
+            await runner.stop()
+            await workers.stop()
+            await traffic.stop()
+            await recordings.shutdown()
+            await room_service.shutdown()
+            await db.stop()
+
+    app = FastAPI(
+        title="livetape", version=__version__, lifespan=lifespan,
+        description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
+    )
+    document(app)
+    app.add_middleware(NulGuard)
+    limits = {  # every other route: LIVETAPE_MAX_BODY_BYTES
+        ("POST", whip.router.prefix): Limit(config.max_sdp_bytes, "MAX_SDP_BYTES"),
+        ("PUT", f"{processing.router.prefix}/watermark"): Limit(config.watermark_max_bytes,
+                                                               "WATERMARK_MAX_BYTES"),
+    }
+    app.add_middleware(BodyLimitMiddleware, routes=limits,
+                       default=Limit(config.max_body_bytes, "MAX_BODY_BYTES"))
+    app.add_middleware(TrafficMiddleware, meter=traffic)
+    if config.trusted_proxies:  # else the client is the socket's peer, whatever it says
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
+    )
+
+    @app.exception_handler(LivetapeError)
+    async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.kind.http_status, headers=exc.headers)
+
+    app.add_exception_handler(BodyTooLarge, too_large)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        error = LivetapeError(Catalogue.INVALID_PARAMETER, details)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = Catalogue.NOT_FOUND if exc.status_code == 404 else Catalogue.INVALID_PARAMETER
+        error = LivetapeError(kind, str(exc.detail))
+        return JSONResponse(error.body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # a fault of livetape's, not of the request: the catalogue's body all the same
+        # (Starlette raises the exception again after this answer: uvicorn logs it)
+        error = LivetapeError(Catalogue.INTERNAL_ERROR, type(exc).__name__)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for module in (rooms, whip, record, vod, classes, processing, serving, app_settings, billing,
+                   web, console):
+        app.include_router(module.router)
+    return app

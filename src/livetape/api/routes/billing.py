@@ -1,0 +1,124 @@
+"""Billing over HTTP: the app's daily usage and cost (what the console charts), its bills,
+its billing mode, its balance; and the operator's top-up."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
+
+from livetape.api.deps import bearer, server, services
+from livetape.api.openapi import raises
+from livetape.auth.apps import Identity
+from livetape.billing.balance import to_cny, to_micro
+from livetape.billing.bills import line_view, month_span
+from livetape.billing.plans import checked
+from livetape.billing.usage import utc_today
+from livetape.bounds import Input
+from livetape.errors import Catalogue, LivetapeError
+
+router = APIRouter(prefix="/v1", tags=["billing"])
+
+MAX_DAYS = 366
+# YYYY-MM from 0001-01 to 9999-12 (the dates Python and both databases have)
+MONTH = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
+# an exabyte: a month's fee for it stays well within a bill's 64-bit amount of micro-CNY
+MAX_PACKAGE_GB = 10**9
+
+
+@router.get("/billing/usage",
+            summary="Daily usage and cost: traffic, storage peak, transcode minutes by tier")
+@raises(Catalogue.INVALID_PARAMETER)
+async def usage(
+    request: Request, who: Annotated[Identity, Depends(server)],
+    first: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
+    last: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
+) -> dict[str, Any]:
+    last = last or utc_today()
+    first = first or date.fromordinal(max(last.toordinal() - 29, 1))  # 30 days, from year 1
+    if first > last or (last - first).days >= MAX_DAYS:
+        raise LivetapeError(Catalogue.INVALID_PARAMETER,
+                            f"from must be on or before to, at most {MAX_DAYS} days")
+    days = await services(request).biller.statement(who.app_id, first, last)
+    return {"code": 0, "message": "ok", "currency": "CNY", "days": days}
+
+
+@router.get("/billing/bills", summary="The month's daily bills with their line items")
+async def bills(
+    request: Request, who: Annotated[Identity, Depends(server)],
+    month: Annotated[str | None, Query(pattern=MONTH,
+                                       description="YYYY-MM (UTC); default this month")] = None,
+) -> dict[str, Any]:
+    first, last = month_span(month)
+    found = await services(request).biller.bills(who.app_id, first, last)
+    rows = [{"day": b.day, "mode": b.mode, "amount": to_cny(b.amount),
+             "lines": [line_view(x) for x in b.lines]} for _, b in sorted(found.items())]
+    return {"code": 0, "message": "ok", "currency": "CNY", "month": first.isoformat()[:7],
+            "total": to_cny(sum(b.amount for b in found.values())), "bills": rows}
+
+
+class PlanRequest(Input):
+    mode: Literal["postpaid", "package"]
+    storage_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,
+                            description="package: GB of the daily storage peak included")
+    traffic_gb: int = Field(0, ge=0, le=MAX_PACKAGE_GB,
+                            description="package: GB of playback traffic per month included")
+
+
+@router.get("/billing/plan", summary="The billing mode in force and any change pending")
+async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    shown = await services(request).plans.view(who.app_id, utc_today())
+    return {"code": 0, "message": "ok", **shown}
+
+
+@router.put("/billing/plan", summary="Choose postpaid or a package, from the next billing day")
+@raises(Catalogue.INVALID_PARAMETER)
+async def choose_plan(body: PlanRequest, request: Request,
+                      who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    plans = services(request).plans
+    await plans.choose(who.app_id, checked(body.mode, body.storage_gb, body.traffic_gb),
+                       utc_today())
+    return {"code": 0, "message": "ok", **await plans.view(who.app_id, utc_today())}
+
+
+@router.get("/billing/balance", summary="The app's balance (CNY) and its latest movements")
+async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+    balances = services(request).balances
+    entries = await balances.entries(who.app_id)
+    return {"code": 0, "message": "ok", "balance": to_cny(await balances.balance(who.app_id)),
+            "entries": [{"kind": e.kind, "ref": e.ref, "amount": to_cny(e.amount),
+                         "time": e.created_at.isoformat()} for e in entries]}
+
+
+@raises(Catalogue.UNAUTHORIZED)
+def operator(request: Request) -> None:
+    """Only the operator (``Authorization: Bearer <LIVETAPE_OPERATOR_KEY>``)."""
+    configured = services(request).settings.operator_key
+    given = bearer(request) or ""
+    if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
+        raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the operator key",
+                            hint="set LIVETAPE_OPERATOR_KEY on the server and send it as "
+                            "'Authorization: Bearer <operator key>'")
+
+
+class TopUp(Input):
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=6, description="CNY")
+    ref: str = Field(min_length=1, max_length=64,
+                     description="your payment's reference; a repeated one counts once")
+
+
+@router.post("/operator/apps/{app_id}/topup", dependencies=[Depends(operator)],
+             summary="Add to an app's balance (operator key)")
+@raises(Catalogue.NOT_FOUND)
+async def top_up(app_id: str, body: TopUp, request: Request) -> dict[str, Any]:
+    svc = services(request)
+    if await svc.apps.get(app_id) is None:
+        raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
+    added = await svc.balances.move(app_id, "topup", body.ref, to_micro(body.amount))
+    svc.lookup.forget_app(app_id)  # playback resumes at once on this server
+    return {"code": 0, "message": "ok", "app_id": app_id, "ref": body.ref, "added": added,
+            "balance": to_cny(await svc.balances.balance(app_id))}

@@ -1,0 +1,273 @@
+"""The VOD library: every recorded file lands here; play info finds files by name.
+
+A file row is written with status -1 (not yet stored) before its bytes move to storage,
+then flips to 2 (normal): a crash in between leaves a visible, recoverable row.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from livetape.billing.usage import UsageLedger
+from livetape.config import Settings
+from livetape.db.models import Job, Rendition, Snapshot, VodFile
+from livetape.errors import Catalogue, LivetapeError
+from livetape.jobs.queue import JobQueue
+from livetape.library.search import FileQuery
+from livetape.recorder.finalize import MediaInfo
+from livetape.storage import Storage
+
+# ModifyVodInfo's fields, by model attribute: file_name, description, class_id, tags,
+# expire_time (None = never)
+FileChanges = dict[str, Any]
+
+STATUS_NOT_STORED = -1
+STATUS_NORMAL = 2
+PLAYABLE = (2, 4, 7)  # the original plays while (and after) processing runs or fails
+ORIGINAL = "f0.mp4"  # definition 0
+HLS_MASTER = "hls/master.m3u8"
+# Every name a file's objects are stored under: the original and MP4 renditions, the HLS
+# master, variant playlists and segments, the cover and snapshots (processing/ writes them).
+OBJECT_NAME = re.compile(r"f\d{1,4}\.mp4|cover\.jpg|snap/\d{1,12}\.jpg|hls/master\.m3u8"
+                         r"|hls/\d{1,4}/(index\.m3u8|seg_\d{5,9}\.ts)", re.ASCII)
+ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # app and file ids (digits, as livetape makes them)
+
+
+def object_key(app_id: str, file_id: str, name: str) -> str | None:
+    """The storage key of a file's object, or None when no such object can exist: checked
+    before storage or the database is asked (no ``..``, NUL, folders or other files)."""
+    if ID.fullmatch(app_id) and ID.fullmatch(file_id) and OBJECT_NAME.fullmatch(name):
+        return f"{app_id}/{file_id}/{name}"
+    return None
+
+UrlFor = Callable[[str], str]  # a media path -> the absolute (maybe signed) URL
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a recorded file came from."""
+
+    app_id: str
+    file_name: str
+    recording_id: str
+    segment_seq: int
+    room_id: str
+    user_id: str
+    src_type: str
+    class_id: int
+    tags: list[str]
+    # what the recording asked for once the file lands (start recording's flags)
+    transcode: bool = False
+    screenshot: bool = False
+    watermark: bool = False
+
+
+@dataclass
+class FileExtras:
+    """What processing added to a file: renditions, images, and (in detail views) jobs."""
+
+    renditions: list[Rendition] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+
+
+def interval_offsets(duration: float, settings: Settings) -> list[int]:
+    """Snapshot offsets (ms) every ``record_snapshot_interval_seconds`` from 0, capped."""
+    step = int(settings.record_snapshot_interval_seconds * 1000)
+    return list(range(0, int(duration * 1000), step))[: settings.max_snapshots]
+
+
+def new_file_id() -> str:
+    """A numeric, roughly time-ordered id like the original's (e.g. '1764028800123456789')."""
+    return f"{time.time_ns() // 1000}{secrets.randbelow(1000):03d}"
+
+
+class Library:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], storage: Storage, jobs: JobQueue,
+        settings: Settings,
+    ) -> None:
+        self._sessions = sessions
+        self.storage = storage
+        self.jobs = jobs
+        self._settings = settings
+        self.usage = UsageLedger(sessions)
+
+    async def add_recorded(self, source: Provenance, path: Path, info: MediaInfo) -> str:
+        """Store a finished MP4 (the local file is consumed) and return its file id."""
+        file_id = new_file_id()
+        key = f"{source.app_id}/{file_id}/{ORIGINAL}"
+        row = VodFile(
+            file_id=file_id, app_id=source.app_id, file_name=source.file_name,
+            status=STATUS_NOT_STORED, storage_key=key, size=info.size, duration=info.duration,
+            video_codec=info.video_codec, audio_codec=info.audio_codec, width=info.width,
+            height=info.height, bitrate=info.bitrate, video_bitrate=info.video_bitrate,
+            recording_id=source.recording_id, segment_seq=source.segment_seq,
+            room_id=source.room_id, user_id=source.user_id, src_type=source.src_type,
+            class_id=source.class_id, tags=list(source.tags),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(row)
+        size = await self.storage.put(key, path)
+        async with self._sessions() as session, session.begin():
+            stored = await session.get(VodFile, file_id)
+            assert stored is not None
+            stored.status, stored.size = STATUS_NORMAL, size
+        await self.usage.note_storage(source.app_id)
+        await self._process_landed(source, file_id, info)
+        return file_id
+
+    async def discard_unstored(self, recording_id: str, segment_seq: int) -> int:
+        """Drop rows (and any objects) a crash left at status -1 for this segment, before
+        it is finalized again; returns how many."""
+        async with self._sessions() as session:
+            stale = list(await session.scalars(select(VodFile).where(
+                VodFile.recording_id == recording_id, VodFile.segment_seq == segment_seq,
+                VodFile.status == STATUS_NOT_STORED)))
+        for row in stale:
+            await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
+            async with self._sessions() as session, session.begin():
+                await session.execute(sql_delete(VodFile).where(VodFile.file_id == row.file_id))
+        return len(stale)
+
+    async def _process_landed(self, source: Provenance, file_id: str, info: MediaInfo) -> None:
+        """Queue what a landed file gets: a cover, and what start recording asked for."""
+        settings = self._settings
+        has_video = info.video_codec is not None
+        if has_video and (settings.auto_cover or source.screenshot):
+            offsets = interval_offsets(info.duration, settings) if source.screenshot else []
+            await self.jobs.enqueue(source.app_id, file_id, "snapshot",
+                                    {"cover": True, "time_offsets_ms": offsets})
+        if source.transcode:
+            await self.jobs.enqueue(source.app_id, file_id, "transcode",
+                                    {"definitions": settings.record_transcode_definitions})
+        if source.watermark and has_video:
+            await self.jobs.enqueue(source.app_id, file_id, "watermark", {})
+
+    async def get(self, app_id: str, file_id: str) -> VodFile:
+        async with self._sessions() as session:
+            row = await session.get(VodFile, file_id)
+        if row is None or row.app_id != app_id:
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
+        return row
+
+    async def search(
+        self, app_id: str, query: FileQuery, page_no: int, page_size: int
+    ) -> tuple[int, list[VodFile]]:
+        """DescribeVodInfo (and play info's name search): one page and the total count."""
+        where = query.where(app_id)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(VodFile).where(*where))
+            rows = await session.scalars(
+                select(VodFile).where(*where).order_by(*query.order())
+                .offset((page_no - 1) * page_size).limit(page_size)
+            )
+            return int(total or 0), list(rows)
+
+    async def modify(self, app_id: str, file_id: str, changes: FileChanges) -> VodFile:
+        """ModifyVodInfo: only the fields given change."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(VodFile, file_id)
+            if row is None or row.app_id != app_id:
+                raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
+            for name, value in changes.items():
+                setattr(row, name, value)
+        return row
+
+    async def delete(self, app_id: str, file_id: str) -> None:
+        """DeleteVodFile: every stored object of the file (renditions too), then its rows."""
+        row = await self.get(app_id, file_id)
+        await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
+        async with self._sessions() as session, session.begin():
+            await self.jobs.forget_file(session, file_id)
+            for model in (Rendition, Snapshot):
+                await session.execute(sql_delete(model).where(model.file_id == file_id))
+            await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
+        await self.usage.note_storage(app_id)  # the day's peak keeps what was stored before
+
+    async def extras(self, file_ids: list[str], *, jobs: bool = False) -> dict[str, FileExtras]:
+        """Renditions and images (and jobs, when asked) of some files, by file id."""
+        found = {file_id: FileExtras() for file_id in file_ids}
+        async with self._sessions() as session:
+            for rendition in await session.scalars(
+                select(Rendition).where(Rendition.file_id.in_(file_ids))
+                .order_by(Rendition.definition)
+            ):
+                found[rendition.file_id].renditions.append(rendition)
+            for snapshot in await session.scalars(
+                select(Snapshot).where(Snapshot.file_id.in_(file_ids))
+                .order_by(Snapshot.kind, Snapshot.time_offset_ms)
+            ):
+                found[snapshot.file_id].snapshots.append(snapshot)
+            if jobs:
+                for job in await session.scalars(
+                    select(Job).where(Job.file_id.in_(file_ids)).order_by(Job.created_at)
+                ):
+                    found[job.file_id].jobs.append(job)
+        return found
+
+    async def sweep_expired(self, now: datetime) -> list[str]:
+        """Delete every file whose expiry time has passed; returns their ids."""
+        async with self._sessions() as session:
+            rows = list(await session.scalars(
+                select(VodFile).where(VodFile.expire_time.is_not(None),
+                                      VodFile.expire_time <= now)
+            ))
+        for row in rows:
+            await self.delete(row.app_id, row.file_id)
+        return [row.file_id for row in rows]
+
+    @staticmethod
+    def media_path(storage_key: str) -> str:
+        """The URL path that serves a stored object."""
+        return f"/media/{storage_key}"
+
+    def describe(self, row: VodFile, extras: FileExtras, url_for: UrlFor) -> dict[str, Any]:
+        """A file as play info and the files API show it."""
+        playable = row.status in PLAYABLE
+        play_set = [{
+            "url": url_for(self.media_path(row.storage_key)), "definition": 0,
+            "vbitrate": row.video_bitrate, "vwidth": row.width, "vheight": row.height,
+        }] if playable else []
+        play_set += [{
+            "url": url_for(self.media_path(r.storage_key)), "definition": r.definition,
+            "vbitrate": r.video_bitrate, "vwidth": r.width, "vheight": r.height,
+            "container": r.container, "duration": round(r.duration, 3), "size": r.size,
+        } for r in extras.renditions] if playable else []
+        covers = [s for s in extras.snapshots if s.kind == "cover"]
+        hls = any(r.container == "hls" for r in extras.renditions)
+        described = {
+            "file_id": row.file_id, "file_name": row.file_name, "duration": round(row.duration, 3),
+            "size": row.size, "status": row.status,
+            "create_time": row.create_time.isoformat(), "class_id": row.class_id,
+            "description": row.description,
+            "expire_time": row.expire_time.isoformat() if row.expire_time else -1,
+            "tags": row.tags, "recording_id": row.recording_id, "room_id": row.room_id,
+            "user_id": row.user_id, "src_type": row.src_type,
+            "video_codec": row.video_codec, "audio_codec": row.audio_codec,
+            "width": row.width, "height": row.height, "bitrate": row.bitrate,
+            "status_reason": row.status_reason,
+            "image_url": url_for(self.media_path(covers[0].storage_key)) if covers else "",
+            "hls_master_url": url_for(self.media_path(f"{row.app_id}/{row.file_id}/{HLS_MASTER}"))
+            if hls and playable else "",
+            "play_set": play_set,
+            "snapshots": [{
+                "time_offset_ms": s.time_offset_ms, "width": s.width, "height": s.height,
+                "url": url_for(self.media_path(s.storage_key)),
+            } for s in extras.snapshots if s.kind == "offset"],
+            "storage_size": row.size + sum(r.size for r in extras.renditions),
+        }
+        if extras.jobs:
+            described["jobs"] = [JobQueue.describe(job) for job in extras.jobs]
+        return described

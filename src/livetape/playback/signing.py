@@ -1,0 +1,122 @@
+"""Signed play URLs: the original's anti-leech scheme.
+
+``<url>?t=<expiry, lower-case hex unix time>&exper=<trial seconds>&rlimit=<max distinct
+IPs>&us=<random>&sign=<md5(KEY + Dir + t + exper + rlimit + us)>``, where KEY is the app's
+play key and Dir the URL path up to and including its last ``/``. As in the original,
+``exper``, ``rlimit`` and ``us`` may be left out; they then count as empty strings in the
+signature and mean "no trial limit", "no IP limit". A request that fails the check is
+answered 403 with the reason.
+
+The viewer IPs behind ``rlimit`` are remembered in this process, per signature, until the
+URL expires: with several server processes behind a balancer, each enforces it on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from livetape.errors import Catalogue, LivetapeError
+
+
+def url_dir(path: str) -> str:
+    """Dir of the signature: the path without the file name (ends with ``/``)."""
+    return path[: path.rfind("/") + 1]
+
+
+def signature(key: str, path: str, t: str, exper: str, rlimit: str, us: str) -> str:
+    return hashlib.md5(f"{key}{url_dir(path)}{t}{exper}{rlimit}{us}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The checked parameters of a signed request (they sign the URLs a playlist names)."""
+
+    t: str
+    exper: str
+    rlimit: str
+    us: str
+
+    @property
+    def trial_seconds(self) -> int:
+        return int(self.exper or 0)
+
+    def query(self, key: str, path: str) -> str:
+        """The signed query string for another object under the same grant."""
+        params = {"t": self.t}
+        params.update({k: v for k, v in (("exper", self.exper), ("rlimit", self.rlimit),
+                                         ("us", self.us)) if v})
+        params["sign"] = signature(key, path, self.t, self.exper, self.rlimit, self.us)
+        return urlencode(params)
+
+
+def new_grant(ttl_seconds: int, *, exper: int = 0, rlimit: int = 0) -> Grant:
+    return Grant(t=format(int(time.time()) + ttl_seconds, "x"),
+                 exper=str(exper) if exper else "", rlimit=str(rlimit) if rlimit else "",
+                 us=secrets.token_hex(5))
+
+
+def _forbidden(detail: str) -> LivetapeError:
+    return LivetapeError(Catalogue.PLAY_FORBIDDEN, detail)
+
+
+class PlayGuard:
+    """Checks signed requests and counts the distinct viewer IPs of each signature."""
+
+    def __init__(self, max_tracked: int) -> None:
+        self._max_tracked = max_tracked
+        self._viewers: OrderedDict[str, tuple[int, set[str]]] = OrderedDict()
+
+    def check(self, key: str, path: str, params: dict[str, str], client_ip: str) -> Grant:
+        t, sign = params.get("t", ""), params.get("sign", "")
+        if not t or not sign:
+            raise _forbidden("this file needs a signed URL (t and sign are missing)")
+        grant = Grant(t=t, exper=params.get("exper", ""), rlimit=params.get("rlimit", ""),
+                      us=params.get("us", ""))
+        try:
+            expires = int(t, 16)
+            int(grant.exper or 0)
+            rlimit = int(grant.rlimit or 0)
+        except ValueError as exc:
+            raise _forbidden("t must be hex; exper and rlimit must be integers") from exc
+        expected = signature(key, path, grant.t, grant.exper, grant.rlimit, grant.us)
+        if not hmac.compare_digest(expected, sign.lower()):
+            raise _forbidden("the signature does not match this URL")
+        now = int(time.time())
+        if expires < now:
+            raise _forbidden("the URL has expired")
+        if rlimit > 0:
+            self._admit(sign, expires, client_ip, rlimit, now)
+        return grant
+
+    def _admit(self, sign: str, expires: int, ip: str, rlimit: int, now: int) -> None:
+        _, viewers = self._viewers.get(sign, (expires, set()))
+        if ip not in viewers and len(viewers) >= rlimit:
+            raise _forbidden(f"this URL is limited to {rlimit} viewer IP(s)")
+        viewers.add(ip)
+        self._viewers[sign] = (expires, viewers)
+        self._viewers.move_to_end(sign)
+        while self._viewers:  # forget expired signatures, then the oldest past the cap
+            oldest, (until, _) = next(iter(self._viewers.items()))
+            if until >= now and len(self._viewers) <= self._max_tracked:
+                break
+            del self._viewers[oldest]
+
+
+class PlayUrls:
+    """Absolute play URLs for one app: signed under one grant, or plain when signing is off."""
+
+    def __init__(self, base_url: str, key: str, grant: Grant | None) -> None:
+        self._base = base_url.rstrip("/")
+        self._key = key
+        self.grant = grant
+
+    def __call__(self, path: str) -> str:
+        if self.grant is None:
+            return self._base + path
+        return f"{self._base}{path}?{self.grant.query(self._key, path)}"

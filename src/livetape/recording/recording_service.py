@@ -1,0 +1,289 @@
+"""Start / stop recording: the table's rules, the recorders, and finalization into the library.
+
+Segments are registered in the database before their first byte is written, so that a
+crash leaves a trail: :meth:`RecordingService.recover` finalizes whatever is on disk at
+start-up and adds it to the library (recording state ``ended``, reason ``recovered``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from livetape.auth.apps import Identity
+from livetape.config import Settings
+from livetape.db.models import Recording, Room, utcnow
+from livetape.errors import Catalogue, LivetapeError
+from livetape.library.files import Library
+from livetape.recorder.controller import Limits, RecordingController
+from livetape.recording.record_request import RecordRequest
+from livetape.recording.segments import SegmentLedger
+from livetape.rooms.publication import Publication
+from livetape.rooms.registry import RoomRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Active:
+    recording: Recording
+    publication: Publication
+    controller: RecordingController | None = None
+    finalizers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    ending: asyncio.Task[str] | None = None
+
+
+class _Events:
+    """Adapts recorder events to the service for one recording."""
+
+    def __init__(self, service: RecordingService, active: _Active) -> None:
+        self._service, self._active = service, active
+
+    async def segment_opened(self, seq: int, part: Path) -> None:
+        await self._service.segments.opened(self._active.recording, seq, part)
+
+    async def segment_closed(self, seq: int, part: Path) -> None:
+        # finalizing (remux, probe, store) runs beside the recording; stop() waits for it
+        finalize = self._service.segments.finalize(self._active.recording, seq, part)
+        self._active.finalizers[seq] = asyncio.create_task(finalize)
+
+    async def ended(self, reason: str) -> None:
+        await self._service._end(self._active, reason)
+
+
+class RecordingService:
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
+        registry: RoomRegistry, library: Library,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._registry = registry
+        self.segments = SegmentLedger(sessions, library)
+        self._active: dict[tuple[str, str, str, str], _Active] = {}
+        # one lock per stream while requests for it are in flight (then dropped)
+        self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
+        self._limits = Limits(
+            segment_seconds=settings.segment_seconds,
+            idle_timeout_seconds=settings.idle_timeout_seconds,
+            fragment_seconds=settings.fragment_seconds,
+            keyframe_request_lead_seconds=settings.keyframe_request_lead_seconds,
+            keyframe_request_interval_seconds=settings.keyframe_request_interval_seconds,
+            sync_wait_seconds=settings.sync_wait_seconds,
+        )
+
+    # the API's operations ----------------------------------------------------------------
+
+    async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
+        user_id = who.acting_user(request.user_id, missing=Catalogue.PARSE_FAILURE)
+        if "record" not in who.privileges:
+            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION)
+        async with self._sessions() as session:
+            room = await session.get(Room, (who.app_id, request.room_id))
+        if room is None:
+            raise LivetapeError(Catalogue.ROOM_NOT_FOUND, f"room {request.room_id!r}")
+        key = (who.app_id, request.room_id, user_id, request.src_type)
+        async with self._serialized(key):
+            if request.operation == "start":
+                if room.type == "pair":
+                    raise LivetapeError(Catalogue.PAIR_ROOM)
+                recording = await self._start(key, request)
+                return {"recording_id": recording.recording_id}
+            return await self._stop(key)
+
+    @asynccontextmanager
+    async def _serialized(self, key: tuple[str, str, str, str]) -> AsyncIterator[None]:
+        """Start/stop requests for one stream run one at a time."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _start(self, key: tuple[str, str, str, str], request: RecordRequest) -> Recording:
+        app_id, room_id, user_id, src_type = key
+        if key in self._active:
+            raise LivetapeError(
+                Catalogue.ALREADY_RECORDING,
+                recording_id=self._active[key].recording.recording_id,
+            )
+        publication = self._registry.publication(app_id, room_id, user_id, src_type)
+        if publication is None or publication.closed:
+            raise LivetapeError(
+                Catalogue.USER_NOT_IN_ROOM, f"user {user_id!r} publishes no {src_type} stream"
+            )
+        if request.record_type == "video" and "video" not in publication.kinds:
+            raise LivetapeError(Catalogue.USER_NOT_IN_ROOM, "the stream has no video track")
+        if "audio" not in publication.kinds and request.record_type == "audio":
+            raise LivetapeError(Catalogue.USER_NOT_IN_ROOM, "the stream has no audio track")
+        recording_id = f"rec_{secrets.token_hex(8)}"
+        recording = Recording(
+            recording_id=recording_id, app_id=app_id, room_id=room_id, user_id=user_id,
+            src_type=src_type, record_type=request.record_type, file_name=request.file_name,
+            class_id=request.class_id, tags=request.tags, transcode=request.transcode,
+            screenshot=request.screenshot, watermark=request.watermark, state="recording",
+            work_dir=str((self._settings.recordings_dir / recording_id).resolve()),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(recording)
+        active = _Active(recording, publication)
+        active.controller = RecordingController(
+            recording_id, publication, audio_only=request.record_type == "audio",
+            work_dir=Path(recording.work_dir), limits=self._limits, events=_Events(self, active),
+        )
+        self._active[key] = active
+        publication.on_end(self._on_publication_end)
+        await active.controller.start()
+        log.info("recording %s started: %s/%s/%s", recording_id, room_id, user_id, src_type)
+        return recording
+
+    async def _stop(self, key: tuple[str, str, str, str]) -> dict[str, object]:
+        active = self._active.get(key)
+        if active is not None:
+            reason = await self._end(active, "stopped")
+            recording_id = active.recording.recording_id
+        else:
+            latest = await self._latest(key)
+            if latest is None or latest.end_reason == "stopped":
+                raise LivetapeError(Catalogue.NOT_RECORDING)
+            recording_id, reason = latest.recording_id, latest.end_reason or "ended"
+        file_ids = await self.file_ids(recording_id)
+        if reason != "stopped":
+            raise LivetapeError(
+                Catalogue.ALREADY_ENDED, f"it ended: {reason}",
+                recording_id=recording_id, file_ids=file_ids, end_reason=reason,
+            )
+        return {"recording_id": recording_id, "file_ids": file_ids}
+
+    async def _latest(self, key: tuple[str, str, str, str]) -> Recording | None:
+        app_id, room_id, user_id, src_type = key
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Recording).where(
+                    Recording.app_id == app_id, Recording.room_id == room_id,
+                    Recording.user_id == user_id, Recording.src_type == src_type,
+                ).order_by(Recording.started_at.desc()).limit(1)
+            )
+            return rows.first()
+
+    # ending ------------------------------------------------------------------------------
+
+    async def _end(self, active: _Active, reason: str) -> str:
+        """Stop the recorder, wait for its files, mark the recording ended. Single-flight."""
+        if active.ending is None:
+            active.ending = asyncio.ensure_future(self._do_end(active, reason))
+        return await asyncio.shield(active.ending)
+
+    async def _do_end(self, active: _Active, reason: str) -> str:
+        recording = active.recording
+        if active.controller is not None:
+            await active.controller.stop()
+        if active.finalizers:
+            await asyncio.gather(*active.finalizers.values(), return_exceptions=True)
+        await self._mark_ended(recording.recording_id, reason)
+        key = (recording.app_id, recording.room_id, recording.user_id, recording.src_type)
+        if self._active.get(key) is active:
+            del self._active[key]
+        log.info("recording %s ended (%s)", recording.recording_id, reason)
+        return reason
+
+    async def _mark_ended(self, recording_id: str, reason: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Recording).where(Recording.recording_id == recording_id)
+                .values(state="ended", end_reason=reason, ended_at=utcnow())
+            )
+
+    async def _on_publication_end(self, publication: Publication) -> None:
+        for active in list(self._active.values()):
+            if active.publication is publication:
+                await self._end(active, "publisher_left")
+
+    async def close_room(self, app_id: str, room_id: str) -> None:
+        for (a, r, _, _), active in list(self._active.items()):
+            if (a, r) == (app_id, room_id):
+                await self._end(active, "room_closed")
+
+    async def shutdown(self) -> None:
+        """Server stopping: close every recording, keeping what was recorded."""
+        await asyncio.gather(*(self._end(a, "shutdown") for a in list(self._active.values())))
+
+    async def recover(self) -> int:
+        """Finalize recordings a crash left open. Returns how many were recovered."""
+        recovered = await self.segments.recover()
+        for recording_id in recovered:
+            await self._mark_ended(recording_id, "recovered")
+        return len(recovered)
+
+    async def file_ids(self, recording_id: str) -> list[str]:
+        return await self.segments.file_ids(recording_id)
+
+    # views -------------------------------------------------------------------------------
+
+    async def get(self, app_id: str, recording_id: str) -> dict[str, object]:
+        async with self._sessions() as session:
+            row = await session.get(Recording, recording_id)
+        if row is None or row.app_id != app_id:
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no recording {recording_id!r}")
+        view = _recording_view(row)
+        view["file_ids"] = await self.file_ids(recording_id)
+        active = self._active.get((row.app_id, row.room_id, row.user_id, row.src_type))
+        if active is not None and active.recording.recording_id == recording_id:
+            assert active.controller is not None
+            view["received"] = dict(active.controller.samples_received)
+            view["written"] = dict(active.controller.written)
+            view["dropped"] = active.controller.dropped
+        return view
+
+    async def in_progress(self, app_id: str) -> list[dict[str, object]]:
+        """The app's running recordings, oldest first, with how long each has run, the file
+        being written (``segment``: its number, 0 before the first key frame) and the files
+        that already landed."""
+        now = utcnow()
+        views = []
+        for active in sorted((a for k, a in self._active.items() if k[0] == app_id),
+                             key=lambda a: a.recording.started_at):
+            view = _recording_view(active.recording)
+            view["elapsed_seconds"] = round((now - active.recording.started_at).total_seconds(), 1)
+            if active.controller is not None:
+                view["segment"] = active.controller.segment_seq
+                view["written"] = dict(active.controller.written)
+            view["file_ids"] = await self.file_ids(active.recording.recording_id)
+            views.append(view)
+        return views
+
+    def active_in_room(self, app_id: str, room_id: str) -> list[dict[str, object]]:
+        return [
+            _recording_view(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
+            if (ap, r) == (app_id, room_id)
+        ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _recording_view(row: Recording) -> dict[str, object]:
+    return {
+        "recording_id": row.recording_id, "room_id": row.room_id, "user_id": row.user_id,
+        "src_type": row.src_type, "record_type": row.record_type, "file_name": row.file_name,
+        "class_id": row.class_id, "tags": row.tags, "transcode": row.transcode,
+        "screenshot": row.screenshot, "watermark": row.watermark, "state": row.state,
+        "end_reason": row.end_reason, "started_at": _iso(row.started_at),
+        "ended_at": _iso(row.ended_at),
+    }
