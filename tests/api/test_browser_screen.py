@@ -27,7 +27,7 @@ from livetape_harness.browser import (
     serve_html,
 )
 from livetape_harness.flow import download, wait_for
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 from livetape_harness.server import ServerFactory
 from tests.api.test_browser_sdk import (
     PREROLL_SECONDS,

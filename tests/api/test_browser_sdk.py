@@ -26,7 +26,7 @@ from livetape_harness.browser import (
     serve_html,
 )
 from livetape_harness.flow import download, ffprobe, wait_for
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 from livetape_harness.server import ServerFactory
 
 RECORD_SECONDS = 5.0

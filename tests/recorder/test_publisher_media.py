@@ -28,7 +28,7 @@ from starlette.routing import Route
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import PacedPacketTrack, SharedClock
 from livetape.client.publisher import WhipError, WhipPublisher
-from livetape_harness.media import (
+from livetape_harness.media_checks import (
     beep_onsets,
     beep_times,
     flash_onsets,

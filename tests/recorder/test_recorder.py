@@ -18,7 +18,7 @@ from livetape.recorder.controller import Limits, RecordingController
 from livetape.recorder.finalize import UnreadablePart, remux
 from livetape.recorder.media_source import Listener, Sample
 from livetape.rooms.preroll import Preroll
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 
 LIMITS = Limits(segment_seconds=60, idle_timeout_seconds=30, fragment_seconds=1,
                 keyframe_request_lead_seconds=0.2, keyframe_request_interval_seconds=1,

@@ -22,7 +22,7 @@ from av import VideoFrame
 from livetape.client.api import LivetapeClient
 from livetape.client.publisher import codec_preferences
 from livetape_harness.flow import download, files_of
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 from livetape_harness.server import ServerFactory
 
 FPS = 30

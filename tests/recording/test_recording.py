@@ -9,7 +9,7 @@ import httpx
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape_harness.flow import download, ffprobe, files_of, publishing, record_all_of
-from livetape_harness.media import beep_times, flash_times, probe
+from livetape_harness.media_checks import beep_times, flash_times, probe
 from livetape_harness.server import ServerFactory
 
 FPS = 30

@@ -13,7 +13,7 @@ from livetape.client.media import EncodedMedia
 from livetape.db.models import VodFile
 from livetape.db.session import driver_url
 from livetape_harness.flow import download, files_of, publisher_process, publishing, wait_for
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 from livetape_harness.server import LiveServer, ServerFactory
 
 FPS = 30

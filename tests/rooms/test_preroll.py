@@ -23,7 +23,7 @@ from livetape.recorder.controller import AUDIO_ONLY_PREROLL
 from livetape.recorder.media_source import Sample
 from livetape.rooms.preroll import Preroll
 from livetape_harness.flow import download, files_of, publishing
-from livetape_harness.media import flash_times, probe
+from livetape_harness.media_checks import flash_times, probe
 from livetape_harness.server import LiveServer, ServerFactory
 from tests.recording.test_recording import AUDIO_SHORT, assert_in_sync
 

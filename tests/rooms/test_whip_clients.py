@@ -20,7 +20,7 @@ import pytest
 from livetape.client.api import LivetapeClient
 from livetape_harness.browser import serve_html
 from livetape_harness.flow import download, files_of, wait_for
-from livetape_harness.media import probe
+from livetape_harness.media_checks import probe
 from livetape_harness.server import LiveServer, ServerFactory
 from livetape_harness.whip_clients import (
     build_no_upnp_library,
