@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.prices import TIERS
-from livetape.db.models import Rendition, UsageDay, VodFile
+from livetape.db.models import FileStatus, Rendition, UsageDay, VodFile
 
 Write = Literal["add", "peak", "set"]
 
@@ -54,7 +54,7 @@ class UsageLedger:
         async with self._sessions() as session:
             files = await session.scalar(select(func.coalesce(func.sum(VodFile.size), 0))
                                          .where(VodFile.app_id == app_id,
-                                                VodFile.status != -1))
+                                                VodFile.status != FileStatus.NOT_STORED))
             renditions = await session.scalar(select(func.coalesce(func.sum(Rendition.size), 0))
                                               .where(Rendition.app_id == app_id))
         total = int(files or 0) + int(renditions or 0)

@@ -7,6 +7,7 @@ migrations are written from.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -18,6 +19,29 @@ from sqlalchemy.types import DateTime, TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class FileStatus(IntEnum):
+    """A library file's status, with the original's numbers (its API shows them)."""
+
+    NOT_STORED = -1  # registered, its object not in storage yet (a crash leaves it so)
+    NORMAL = 2
+    PROCESSING = 4  # a transcode or watermark job is queued or running
+    FAILED = 7  # the last such job failed; the source still plays
+
+    @property
+    def playable(self) -> bool:
+        """The original plays a file while (and after) processing runs or fails."""
+        return self is not FileStatus.NOT_STORED
+
+
+class JobState(StrEnum):
+    """A processing job's state (``vod_jobs.state``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -155,7 +179,7 @@ class VodFile(Base):
     file_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
     file_name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[int] = mapped_column(Integer, default=-1)
+    status: Mapped[int] = mapped_column(Integer, default=FileStatus.NOT_STORED)
     storage_key: Mapped[str] = mapped_column(String(500))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     duration: Mapped[float] = mapped_column(default=0.0)
@@ -233,7 +257,7 @@ class Job(Base):
     file_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # "transcode" | "snapshot" | "watermark"
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued|running|done|failed
+    state: Mapped[str] = mapped_column(String(12), default=JobState.QUEUED)
     progress: Mapped[float] = mapped_column(default=0.0)  # percent
     error: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

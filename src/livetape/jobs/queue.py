@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livetape.db.models import Job, VodFile, utcnow
+from livetape.db.models import FileStatus, Job, JobState, VodFile, utcnow
 from livetape.errors import Catalogue, LivetapeError
 
 KINDS = ("transcode", "snapshot", "watermark")
-CHANGES_STATUS = ("transcode", "watermark")  # these put the file in status 4, then 2 or 7
-STATUS_NORMAL, STATUS_PROCESSING, STATUS_FAILED = 2, 4, 7
-PENDING = ("queued", "running")
+# these put the file in PROCESSING, then NORMAL or FAILED
+CHANGES_STATUS = ("transcode", "watermark")
+PENDING = (JobState.QUEUED, JobState.RUNNING)
 
 
 def new_job_id() -> str:
@@ -42,13 +42,14 @@ class JobQueue:
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         job = Job(job_id=new_job_id(), app_id=app_id, file_id=file_id, kind=kind,
-                  params=params, state="queued", progress=0.0, attempts=0, created_at=utcnow())
+                  params=params, state=JobState.QUEUED, progress=0.0, attempts=0,
+                  created_at=utcnow())
         async with self._sessions() as session, session.begin():
             session.add(job)
             if kind in CHANGES_STATUS:
                 await session.execute(
                     update(VodFile).where(VodFile.file_id == file_id)
-                    .values(status=STATUS_PROCESSING, status_reason="")
+                    .values(status=FileStatus.PROCESSING, status_reason="")
                 )
         return job
 
@@ -78,8 +79,8 @@ class JobQueue:
         """Take the oldest queued job (or one whose lease ran out) for ``worker``."""
         for _ in range(5):  # another worker may win a race: try the next candidate
             current = utcnow()
-            claimable = or_(Job.state == "queued",
-                            and_(Job.state == "running", Job.lease_until < current))
+            claimable = or_(Job.state == JobState.QUEUED,
+                            and_(Job.state == JobState.RUNNING, Job.lease_until < current))
             async with self._sessions() as session, session.begin():
                 candidate = await session.scalar(
                     select(Job).where(claimable).order_by(Job.created_at).limit(1)
@@ -93,7 +94,7 @@ class JobQueue:
                 won = await session.execute(
                     update(Job).where(Job.job_id == candidate.job_id,
                                       Job.attempts == candidate.attempts, claimable)
-                    .values(state="running", worker=worker, attempts=candidate.attempts + 1,
+                    .values(state=JobState.RUNNING, worker=worker, attempts=candidate.attempts + 1,
                             progress=0.0, started_at=current,
                             lease_until=current + timedelta(seconds=lease_seconds))
                 )
@@ -107,7 +108,7 @@ class JobQueue:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(Job).where(Job.job_id == job.job_id, Job.worker == job.worker,
-                                  Job.attempts == job.attempts, Job.state == "running")
+                                  Job.attempts == job.attempts, Job.state == JobState.RUNNING)
                 .values(progress=round(progress, 1),
                         lease_until=utcnow() + timedelta(seconds=lease_seconds))
             )
@@ -118,8 +119,8 @@ class JobQueue:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(Job).where(Job.job_id == job.job_id, Job.worker == job.worker,
-                                  Job.state == "running")
-                .values(state="queued", worker=None, lease_until=None, progress=0.0,
+                                  Job.state == JobState.RUNNING)
+                .values(state=JobState.QUEUED, worker=None, lease_until=None, progress=0.0,
                         attempts=Job.attempts - 1)
             )
 
@@ -128,8 +129,8 @@ class JobQueue:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(Job).where(Job.job_id == job.job_id, Job.worker == job.worker,
-                                  Job.attempts == job.attempts, Job.state == "running")
-                .values(state="done", progress=100.0, finished_at=utcnow(), lease_until=None,
+                                  Job.attempts == job.attempts, Job.state == JobState.RUNNING)
+                .values(state=JobState.DONE, progress=100.0, finished_at=utcnow(), lease_until=None,
                         error="")
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -143,7 +144,8 @@ class JobQueue:
             if retry and job.attempts < self.max_attempts:
                 await session.execute(
                     update(Job).where(Job.job_id == job.job_id)
-                    .values(state="queued", worker=None, lease_until=None, error=reason[:1000])
+                    .values(state=JobState.QUEUED, worker=None, lease_until=None,
+                            error=reason[:1000])
                 )
                 return
             await self._fail_in(session, job, reason)
@@ -151,12 +153,13 @@ class JobQueue:
     async def _fail_in(self, session: AsyncSession, job: Job, reason: str) -> None:
         await session.execute(
             update(Job).where(Job.job_id == job.job_id)
-            .values(state="failed", finished_at=utcnow(), lease_until=None, error=reason[:1000])
+            .values(state=JobState.FAILED, finished_at=utcnow(), lease_until=None,
+                    error=reason[:1000])
         )
         if job.kind in CHANGES_STATUS:
             await session.execute(
                 update(VodFile).where(VodFile.file_id == job.file_id)
-                .values(status=STATUS_FAILED, status_reason=f"{job.kind}: {reason}"[:1000])
+                .values(status=FileStatus.FAILED, status_reason=f"{job.kind}: {reason}"[:1000])
             )
         else:
             await self._settle_file(session, job.file_id)
@@ -171,15 +174,15 @@ class JobQueue:
         if pending is None:
             await session.execute(
                 update(VodFile).where(VodFile.file_id == file_id,
-                                      VodFile.status == STATUS_PROCESSING)
-                .values(status=STATUS_NORMAL)
+                                      VodFile.status == FileStatus.PROCESSING)
+                .values(status=FileStatus.NORMAL)
             )
 
     async def forget_file(self, session: AsyncSession, file_id: str) -> None:
         """Drop the jobs of a deleted file (a running one finds its file gone)."""
         await session.execute(
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
-            .values(state="failed", error="file deleted", finished_at=utcnow())
+            .values(state=JobState.FAILED, error="file deleted", finished_at=utcnow())
         )
 
     @staticmethod

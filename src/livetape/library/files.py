@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.usage import UsageLedger
 from livetape.config import Settings
-from livetape.db.models import Job, Rendition, Snapshot, VodFile
+from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
 from livetape.library.search import FileQuery
@@ -32,9 +32,6 @@ from livetape.storage import Storage
 # expire_time (None = never)
 FileChanges = dict[str, Any]
 
-STATUS_NOT_STORED = -1
-STATUS_NORMAL = 2
-PLAYABLE = (2, 4, 7)  # the original plays while (and after) processing runs or fails
 ORIGINAL = "f0.mp4"  # definition 0
 HLS_MASTER = "hls/master.m3u8"
 # Every name a file's objects are stored under: the original and MP4 renditions, the HLS
@@ -110,7 +107,7 @@ class Library:
         key = f"{source.app_id}/{file_id}/{ORIGINAL}"
         row = VodFile(
             file_id=file_id, app_id=source.app_id, file_name=source.file_name,
-            status=STATUS_NOT_STORED, storage_key=key, size=info.size, duration=info.duration,
+            status=FileStatus.NOT_STORED, storage_key=key, size=info.size, duration=info.duration,
             video_codec=info.video_codec, audio_codec=info.audio_codec, width=info.width,
             height=info.height, bitrate=info.bitrate, video_bitrate=info.video_bitrate,
             recording_id=source.recording_id, segment_seq=source.segment_seq,
@@ -123,7 +120,7 @@ class Library:
         async with self._sessions() as session, session.begin():
             stored = await session.get(VodFile, file_id)
             assert stored is not None
-            stored.status, stored.size = STATUS_NORMAL, size
+            stored.status, stored.size = FileStatus.NORMAL, size
         await self.usage.note_storage(source.app_id)
         await self._process_landed(source, file_id, info)
         return file_id
@@ -134,7 +131,7 @@ class Library:
         async with self._sessions() as session:
             stale = list(await session.scalars(select(VodFile).where(
                 VodFile.recording_id == recording_id, VodFile.segment_seq == segment_seq,
-                VodFile.status == STATUS_NOT_STORED)))
+                VodFile.status == FileStatus.NOT_STORED)))
         for row in stale:
             await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
             async with self._sessions() as session, session.begin():
@@ -235,7 +232,7 @@ class Library:
 
     def describe(self, row: VodFile, extras: FileExtras, url_for: UrlFor) -> dict[str, Any]:
         """A file as play info and the files API show it."""
-        playable = row.status in PLAYABLE
+        playable = FileStatus(row.status).playable
         play_set = [{
             "url": url_for(self.media_path(row.storage_key)), "definition": 0,
             "vbitrate": row.video_bitrate, "vwidth": row.width, "vheight": row.height,

@@ -19,7 +19,7 @@ from livetape.api.deps import server, services
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
 from livetape.bounds import BIGINT_MAX, Input
-from livetape.db.models import App, VodFile
+from livetape.db.models import App, FileStatus, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
 from livetape.library.files import interval_offsets
@@ -56,7 +56,7 @@ class SnapshotRequest(Input):
 
 async def _video_file(request: Request, who: Identity, file_id: str) -> VodFile:
     row = await services(request).library.get(who.app_id, file_id)
-    if row.status == -1:
+    if row.status == FileStatus.NOT_STORED:
         raise LivetapeError(Catalogue.CONFLICT, f"file {file_id} is not stored yet")
     return row
 

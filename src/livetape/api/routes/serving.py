@@ -23,8 +23,9 @@ from fastapi.responses import Response
 from livetape.api.deps import Services, services
 from livetape.api.openapi import raises, served
 from livetape.api.ranges import RangedFileResponse, requested_ranges
+from livetape.db.models import FileStatus
 from livetape.errors import Catalogue, LivetapeError
-from livetape.library.files import PLAYABLE, object_key
+from livetape.library.files import object_key
 from livetape.playback.playlists import rewrite_playlist, segment_start
 from livetape.playback.signing import Grant
 from livetape.storage import InvalidKey
@@ -58,7 +59,7 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
         local = svc.library.storage.local_path(key)
     except InvalidKey:  # a link inside the storage folder that points out of it
         local = None
-    if status not in PLAYABLE or local is None:
+    if status is None or not FileStatus(status).playable or local is None:
         raise LivetapeError(Catalogue.NOT_FOUND, f"no object {path!r} for file {file_id!r}")
     signing = await svc.lookup.signing(app_id)
     grant: Grant | None = None
