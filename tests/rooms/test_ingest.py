@@ -14,8 +14,8 @@ from aiortc.jitterbuffer import JitterFrame
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import SharedClock
 from livetape.client.publisher import codec_preferences
-from livetape.rooms import ingest
 from livetape.recorder.bitstream import h264_nal_types, is_keyframe, opus_samples
+from livetape.rooms import ingest
 from livetape.rooms.clock import SenderClock
 
 

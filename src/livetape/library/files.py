@@ -25,7 +25,7 @@ from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
 from livetape.library.search import FileQuery
-from livetape.recorder.finalize import MediaInfo
+from livetape.processing.probe import MediaInfo
 from livetape.storage import Storage
 
 # ModifyVodInfo's fields, by model attribute: file_name, description, class_id, tags,
