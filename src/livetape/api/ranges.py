@@ -7,13 +7,13 @@ stays here: Starlette answers a malformed Range 400 in plain text (livetape: 416
 catalogue's body, code 1007, and ``Content-Range: bytes */SIZE``), refuses a unit other than
 bytes (RFC 9110 says to ignore it: the whole object), answers 416 when any part starts past
 the end (livetape serves the parts that overlap the object, 416 only when none does). So
-:func:`parse_ranges` reads
-the header first; the ranges it accepts (cut further by a trial:
-:meth:`livetape.playback.playback_service.Playable.clip`) are handed to Starlette rewritten in
-canonical form (:class:`RangedFileResponse`), so Starlette never meets a header it would
+:func:`parse_ranges` reads the header first; the ranges it accepts (cut further by a trial:
+:meth:`livetape.playback.playback_service.Playable.clip`) are handed to Starlette rewritten
+in canonical form (:class:`RangedFileResponse`), so Starlette never meets a header it would
 refuse. Conditional requests (304) follow Starlette's StaticFiles rules
 (:func:`livetape.api.static_files.conditional`).
 """
+
 from __future__ import annotations
 
 import re
