@@ -47,6 +47,7 @@ from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
+from livetape.playback.playback_service import PlaybackService
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
 from livetape.recording.recording_service import RecordingService
@@ -85,10 +86,12 @@ def create_app(config: Settings) -> FastAPI:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds)
+        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
+        playback = PlaybackService(config, library, lookup,
+                                   PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library,
-            ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
-            TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
+            ClassTree(db.sessions), jobs, lookup, playback,
             Balances(db.sessions), plans, biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,
