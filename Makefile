@@ -85,6 +85,7 @@ run: install
 
 lint: install-test
 	$(BIN)/ruff check src tests bench harness
+	$(BIN)/lint-imports
 
 typecheck: install-test
 	$(BIN)/mypy
