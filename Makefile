@@ -85,6 +85,7 @@ run: install
 
 lint: install-test
 	$(BIN)/ruff check src tests bench harness
+	$(BIN)/lint-imports
 
 typecheck: install-test
 	$(BIN)/mypy
@@ -104,4 +105,4 @@ bench-transcode: install-test
 	$(BIN)/python bench/transcode.py --seconds 60
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache $(VENDOR)
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache $(VENDOR)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from livetape.client.api import LivetapeClient
+from livetape.db.session import Database
 from livetape_harness.server import (
     LiveServer,
     ServerFactory,
@@ -73,3 +74,22 @@ def server(start_server: ServerFactory) -> LiveServer:
 async def api(server: LiveServer) -> AsyncIterator[LivetapeClient]:
     async with LivetapeClient(server.url, secret_key=server.secret_key) as client:
         yield client
+
+
+@pytest.fixture
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A started (migrated) livetape database, no server: a SQLite file in ``tmp_path``, or a
+    fresh PostgreSQL database (dropped after), once per engine as ``backend`` says."""
+    url = f"sqlite:///{tmp_path / 'livetape.db'}"
+    if backend == "postgres":
+        assert POSTGRES_URL
+        url = create_postgres_database(POSTGRES_URL)
+    db = Database(url)
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.stop()
+        if backend == "postgres":
+            assert POSTGRES_URL
+            drop_postgres_database(POSTGRES_URL, url)

@@ -1,7 +1,8 @@
 """Apps, their secret keys, and user tokens.
 
 A user token is a JWT (HS256 = HMAC-SHA256) signed with the app's secret key, carrying
-``app_id``, ``sub`` (the user id), ``exp`` and ``privileges``. App servers may mint tokens
+``app_id``, ``sub`` (the user id), ``exp`` and ``privileges``, and the header ``kid`` naming
+the key that signed it (:func:`livetape.auth.keys.token_kid`). App servers may mint tokens
 with any JWT library; the README shows how.
 """
 
@@ -16,7 +17,7 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livetape.auth.keys import KeyService, new_key, new_secret
+from livetape.auth.keys import KeyService, new_key, new_secret, token_kid
 from livetape.db.models import App
 from livetape.errors import Catalogue, ErrorKind, LivetapeError
 
@@ -110,7 +111,9 @@ class AppService:
         now = int(time.time())
         claims = {"app_id": app.app_id, "sub": user_id, "iat": now, "exp": now + ttl_seconds,
                   "privileges": sorted(set(privileges))}
-        return jwt.encode(claims, app.secret_key, algorithm=TOKEN_ALGORITHM), ttl_seconds
+        token = jwt.encode(claims, app.secret_key, algorithm=TOKEN_ALGORITHM,
+                           headers={"kid": token_kid(app.secret_key)})
+        return token, ttl_seconds
 
     async def authenticate(self, bearer: str | None) -> Identity:
         """The caller behind an ``Authorization: Bearer`` value: a secret key or a user token."""
@@ -121,13 +124,18 @@ class AppService:
             return Identity(app.app_id, None, frozenset(PRIVILEGES))
         try:
             unverified = jwt.decode(bearer, options={"verify_signature": False})
+            kid = jwt.get_unverified_header(bearer).get("kid")
         except jwt.PyJWTError as exc:
             raise LivetapeError(Catalogue.UNAUTHORIZED, "not a secret key or user token") from exc
         app = await self.get(str(unverified.get("app_id", "")))
         if app is None:
             raise LivetapeError(Catalogue.UNAUTHORIZED, "token names an unknown app")
+        candidates = await self.keys.verifying_secrets(app, kid)
+        if not candidates:
+            raise LivetapeError(Catalogue.UNAUTHORIZED, "invalid token: its key (kid) is not a "
+                                "valid key of the app (revoked, or past its grace period)")
         failure: jwt.PyJWTError | None = None
-        for secret in await self.keys.secrets_of(app):  # the current key, then those in grace
+        for secret in candidates:  # the key its kid names; with no kid, each valid key
             try:
                 claims = jwt.decode(bearer, secret, algorithms=[TOKEN_ALGORITHM],
                                     options={"require": ["exp", "sub", "app_id"]})

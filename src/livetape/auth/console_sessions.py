@@ -3,9 +3,9 @@
 Signing in checks ``app_id`` + ``secret_key`` as a server call would, then hands out a JWT
 (HS256) signed with the app's current secret key, carrying ``app_id``, ``kind: "console"``,
 ``iat`` and ``exp`` and no user: whoever holds it acts as the app's server. It is checked
-against the app's valid secrets (the current key and those in their grace period, as user
-tokens are), so revoking a key, or rotating past its grace period, ends the sessions it
-signed. Nothing is stored: no session table.
+against the app's valid secret its ``kid`` header names (the current key or one in its grace
+period, as user tokens are), so revoking a key, or rotating past its grace period, ends the
+sessions it signed. Nothing is stored: no session table.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 import jwt
 
 from livetape.auth.apps import PRIVILEGES, TOKEN_ALGORITHM, AppService, Identity
+from livetape.auth.keys import token_kid
 from livetape.errors import Catalogue, LivetapeError
 
 KIND = "console"
@@ -43,7 +44,8 @@ class ConsoleSessions:
         now = int(time.time())
         claims = {"app_id": app.app_id, "kind": KIND, "iat": now, "exp": now + self.ttl_seconds,
                   "jti": secrets.token_hex(8)}
-        return jwt.encode(claims, app.secret_key, algorithm=TOKEN_ALGORITHM)
+        return jwt.encode(claims, app.secret_key, algorithm=TOKEN_ALGORITHM,
+                          headers={"kid": token_kid(app.secret_key)})
 
     async def verify(self, token: str) -> Identity:
         """The app's server identity behind a session token; 1001 when it is not valid now."""
@@ -53,12 +55,14 @@ class ConsoleSessions:
         """As :meth:`verify`, with the session's expiry (Unix seconds)."""
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
+            kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise _refused("the console session is not a token") from exc
         app = await self._apps.get(str(unverified.get("app_id", "")))
         if app is None or unverified.get("kind") != KIND or "sub" in unverified:
             raise _refused("not a console session")
-        for secret in await self._apps.keys.secrets_of(app):
+        # the key its kid names; sessions signed before kids were written: each valid key
+        for secret in await self._apps.keys.verifying_secrets(app, kid):
             try:
                 claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM],
                                     options={"require": ["exp", "iat", "app_id", "kind"]})

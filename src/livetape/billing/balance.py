@@ -11,10 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import BalanceEntry
+from livetape.db.upsert import insert_once
 
 MICRO = Decimal(1_000_000)
 
@@ -57,12 +57,9 @@ class Balances:
 
     async def move(self, app_id: str, kind: str, ref: str, amount: int) -> bool:
         """Record a movement once; False when ``(kind, ref)`` was already recorded."""
-        try:
-            async with self._sessions() as session, session.begin():
-                session.add(BalanceEntry(app_id=app_id, kind=kind, ref=ref, amount=amount))
-        except IntegrityError:
-            return False
-        return True
+        async with self._sessions() as session, session.begin():
+            return await insert_once(session, BalanceEntry, app_id=app_id, kind=kind, ref=ref,
+                                     amount=amount)
 
     async def entries(self, app_id: str, limit: int = 100) -> list[BalanceEntry]:
         async with self._sessions() as session:

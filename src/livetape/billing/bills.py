@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.balance import to_cny
@@ -27,6 +26,7 @@ from livetape.billing.plans import PlanBook
 from livetape.billing.prices import PriceTable
 from livetape.billing.usage import UsageLedger, today, utc_today
 from livetape.db.models import App, BalanceEntry, Bill
+from livetape.db.upsert import insert_once
 from livetape.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -92,16 +92,13 @@ class Biller:
 
     async def _write(self, app_id: str, priced: PricedDay) -> bool:
         day, amount = priced.usage.day, priced.amount
-        try:
-            async with self._sessions() as session, session.begin():
-                session.add(Bill(app_id=app_id, day=day, mode=priced.plan.mode, amount=amount,
-                                 lines=priced.lines))
-                await session.flush()  # the bill first: a concurrent run stops here
-                if amount:
-                    session.add(BalanceEntry(app_id=app_id, kind="bill", ref=day,
-                                             amount=-amount))
-        except IntegrityError:
-            return False  # billed already, by another run
+        async with self._sessions() as session, session.begin():
+            # the bill first: a day billed already (by another run) stops here
+            if not await insert_once(session, Bill, app_id=app_id, day=day,
+                                     mode=priced.plan.mode, amount=amount, lines=priced.lines):
+                return False
+            if amount:
+                session.add(BalanceEntry(app_id=app_id, kind="bill", ref=day, amount=-amount))
         return True
 
     async def bills(self, app_id: str, first: date, last: date) -> dict[str, Bill]:

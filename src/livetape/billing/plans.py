@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import BillingPlan
+from livetape.db.upsert import insert
 from livetape.errors import Catalogue, LivetapeError
 
 MODES = ("postpaid", "package")
@@ -82,9 +83,16 @@ class PlanBook:
         begins = (today + timedelta(days=1)).isoformat()
         async with self._sessions() as session, session.begin():
             await session.execute(delete(BillingPlan).where(
-                BillingPlan.app_id == app_id, BillingPlan.effective_day >= begins))
-            session.add(BillingPlan(app_id=app_id, effective_day=begins, mode=plan.mode,
-                                    storage_gb=plan.storage_gb, traffic_gb=plan.traffic_gb))
+                BillingPlan.app_id == app_id, BillingPlan.effective_day > begins))
+            # the pending change, replaced when there is one (two changes at once: the last wins)
+            statement = insert(session, BillingPlan).values(
+                app_id=app_id, effective_day=begins, mode=plan.mode, storage_gb=plan.storage_gb,
+                traffic_gb=plan.traffic_gb)
+            given = statement.excluded
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=[BillingPlan.app_id, BillingPlan.effective_day],
+                set_={"mode": given.mode, "storage_gb": given.storage_gb,
+                      "traffic_gb": given.traffic_gb, "created_at": given.created_at}))
         return Plan(plan.mode, plan.storage_gb, plan.traffic_gb, begins)
 
     async def view(self, app_id: str, today: date) -> dict[str, Any]:

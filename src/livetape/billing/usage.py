@@ -4,8 +4,8 @@ Meters: ``traffic_bytes`` (bytes the file server sent for the app's play URLs, p
 ranges counted by what was sent), ``storage_peak_bytes`` (the day's highest stored total,
 originals and renditions), ``storage_bytes`` (the stored total last seen that day, carried
 into the following days that saw no change), ``transcode_ms_<tier>`` (rendition output by
-resolution tier: sd, hd, fhd, 2k, 4k). Counters are added to with one UPDATE (an INSERT the
-first time), so servers and workers on several machines can write the same rows.
+resolution tier: sd, hd, fhd, 2k, 4k). Each write is one upsert (``INSERT ... ON CONFLICT DO
+UPDATE``), so servers and workers on several machines can write the same rows.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.prices import TIERS
 from livetape.db.models import FileStatus, Rendition, UsageDay, VodFile
+from livetape.db.upsert import insert
 
 Write = Literal["add", "peak", "set"]
 
@@ -72,29 +72,23 @@ class UsageLedger:
         await self._write(app_id, day or today(), meter, level, "peak")
 
     async def _write(self, app_id: str, day: str, meter: str, value: int, how: Write) -> None:
-        where = (UsageDay.app_id == app_id, UsageDay.day == day, UsageDay.meter == meter)
-        for _ in range(3):  # a concurrent first INSERT of the same row: update it instead
-            async with self._sessions() as session:
-                try:
-                    async with session.begin():
-                        statement = update(UsageDay).where(*where)
-                        if how == "peak":
-                            statement = statement.where(UsageDay.value < value).values(
-                                value=value)
-                        elif how == "set":
-                            statement = statement.values(value=value)
-                        else:
-                            statement = statement.values(value=UsageDay.value + value)
-                        done = await session.execute(statement)
-                        if done.rowcount == 0:  # type: ignore[attr-defined]
-                            exists = await session.scalar(select(UsageDay.value).where(*where))
-                            if exists is None:
-                                session.add(UsageDay(app_id=app_id, day=day, meter=meter,
-                                                     value=value))
-                    return
-                except IntegrityError:
-                    continue
-        raise RuntimeError(f"could not record usage {meter} for {app_id} on {day}")
+        """One upsert: the first write of a row inserts it, later ones change it in place
+        (concurrent first writes from several processes are settled by the database)."""
+        async with self._sessions() as session, session.begin():
+            statement = insert(session, UsageDay).values(app_id=app_id, day=day, meter=meter,
+                                                         value=value)
+            given = statement.excluded.value
+            keys = [UsageDay.app_id, UsageDay.day, UsageDay.meter]
+            if how == "peak":
+                statement = statement.on_conflict_do_update(
+                    index_elements=keys, set_={"value": given}, where=UsageDay.value < given)
+            elif how == "set":
+                statement = statement.on_conflict_do_update(index_elements=keys,
+                                                            set_={"value": given})
+            else:
+                statement = statement.on_conflict_do_update(
+                    index_elements=keys, set_={"value": UsageDay.value + given})
+            await session.execute(statement)
 
     async def days(self, app_id: str, first: date, last: date) -> list[DayUsage]:
         """Every day from ``first`` to ``last`` (inclusive), unused days as zeros. A day's

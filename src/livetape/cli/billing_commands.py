@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -19,12 +17,11 @@ from livetape.billing.bills import Biller, last_finished_day, month_span
 from livetape.billing.plans import PlanBook, checked
 from livetape.billing.prices import GB
 from livetape.billing.usage import UsageLedger, utc_today
+from livetape.cli.options import DATA_DIR, print_json, settings_from
 from livetape.config import Settings
 from livetape.db.session import Database, run_against
 
 T = TypeVar("T")
-DATA_DIR = click.option("--data-dir", default=None,
-                        help="Data folder [LIVETAPE_DATA_DIR, ./data].")
 
 
 class Billing:
@@ -46,13 +43,8 @@ class Billing:
 
 
 def _run(data_dir: str | None, job: Callable[[Billing], Awaitable[T]]) -> T:
-    values: dict[str, Any] = {"data_dir": Path(data_dir)} if data_dir else {}
-    settings = Settings(**values)
+    settings = settings_from(data_dir or None)
     return run_against(settings.resolved_database_url(), lambda db: job(Billing(db, settings)))
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group()
@@ -81,7 +73,7 @@ def topup(app_id: str, amount: str, ref: str | None, data_dir: str | None) -> No
         return {"app_id": app_id, "ref": reference, "added": added,
                 "balance": to_cny(await b.balances.balance(app_id))}
 
-    _echo_json(_run(data_dir, top_up))
+    print_json(_run(data_dir, top_up))
 
 
 @billing.command("plan")
@@ -105,7 +97,7 @@ def plan(app_id: str, mode: str, storage_gb: int, traffic_gb: int,
             await b.plans.choose(app_id, chosen, utc_today())
         return {"app_id": app_id, **await b.plans.view(app_id, utc_today())}
 
-    _echo_json(_run(data_dir, choose))
+    print_json(_run(data_dir, choose))
 
 
 @billing.command("finalize")
@@ -122,7 +114,7 @@ def finalize(through: datetime | None, data_dir: str | None) -> None:
             datetime.now(UTC), b.settings.billing_delay_seconds)
         return {"through": last.isoformat(), "bills_written": await b.biller.finalize(last)}
 
-    _echo_json(_run(data_dir, run))
+    print_json(_run(data_dir, run))
 
 
 @billing.command("report")

@@ -2,23 +2,26 @@
 
 Players fire many range requests at one file; looking the file and its app up in the
 database for each was half of the serving cost (bench/serve.py). Answers are kept for
-``ttl`` seconds: a change made through this process (ModifyVodInfo, DeleteVodFile, app
-settings) is forgotten at once, one made elsewhere shows within ``ttl``. A deleted file's
-objects are gone from storage, so its URLs answer 404 at once either way.
+``ttl`` seconds (at most ``max_entries``, the least recently used dropped first): a change
+made through this process (ModifyVodInfo, DeleteVodFile, app settings) is forgotten at once,
+one made elsewhere shows within ``ttl``. A deleted file's objects are gone from storage, so
+its URLs answer 404 at once either way.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.balance import Balances
 from livetape.db.models import App, VodFile
+
+_MISSING = object()  # not cached (a cached answer may be None: "no such file")
 
 
 @dataclass(frozen=True)
@@ -36,21 +39,17 @@ class MediaLookup:
     ) -> None:
         self._sessions = sessions
         self._balances = Balances(sessions)
-        self._ttl = ttl
-        self._max = max_entries
-        self._cache: OrderedDict[tuple[str, str], tuple[float, Any]] = OrderedDict()
+        self._cache: TTLCache[tuple[str, str], Any] = TTLCache(
+            maxsize=max_entries, ttl=ttl, timer=time.monotonic)
 
     def _get(self, key: tuple[str, str]) -> tuple[bool, Any]:
-        found = self._cache.get(key)
-        if found is None or found[0] < time.monotonic():
+        found = self._cache.get(key, _MISSING)
+        if found is _MISSING:
             return False, None
-        return True, found[1]
+        return True, found
 
     def _put(self, key: tuple[str, str], value: Any) -> None:
-        self._cache[key] = (time.monotonic() + self._ttl, value)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._max:
-            self._cache.popitem(last=False)
+        self._cache[key] = value
 
     async def file_status(self, app_id: str, file_id: str) -> int | None:
         """The file's status, or None when the app has no such file."""

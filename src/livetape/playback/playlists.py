@@ -9,10 +9,10 @@ and MP4 files after the last byte of the packets before it (moov first: faststar
 from __future__ import annotations
 
 import posixpath
-from collections import OrderedDict
 from pathlib import Path
 
 import av
+from cachetools import LRUCache
 
 from livetape.playback.signing import Grant
 
@@ -62,19 +62,19 @@ def segment_start(playlist: Path, name: str) -> float | None:
 
 
 class TrialIndex:
-    """Byte lengths of MP4 trial prefixes, computed once per (file, version, seconds)."""
+    """Byte lengths of MP4 trial prefixes, computed once per (file, version, seconds); the
+    ``max_entries`` most recently used are kept."""
 
     def __init__(self, max_entries: int = MAX_CACHED) -> None:
-        self._max = max_entries
-        self._cache: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+        self._cache: LRUCache[tuple[str, int, int], int] = LRUCache(maxsize=max_entries)
 
     def trial_bytes(self, path: Path, seconds: int) -> int:
         """Bytes from the file's start through the last packet that starts before ``seconds``."""
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, seconds)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         end = 0
         with av.open(str(path)) as container:
             streams = list(container.streams)
@@ -90,6 +90,4 @@ class TrialIndex:
                 end = max(end, packet.pos + packet.size)
         limit = end or stat.st_size
         self._cache[key] = limit
-        while len(self._cache) > self._max:
-            self._cache.popitem(last=False)
         return limit

@@ -8,7 +8,8 @@ signature and mean "no trial limit", "no IP limit". A request that fails the che
 answered 403 with the reason.
 
 The viewer IPs behind ``rlimit`` are remembered in this process, per signature, until the
-URL expires: with several server processes behind a balancer, each enforces it on its own.
+URL expires (at most ``max_tracked`` signatures, the least recently used dropped first): with
+several server processes behind a balancer, each enforces it on its own.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from cachetools import TLRUCache
 
 from livetape.errors import Catalogue, LivetapeError
 
@@ -69,8 +71,10 @@ class PlayGuard:
     """Checks signed requests and counts the distinct viewer IPs of each signature."""
 
     def __init__(self, max_tracked: int) -> None:
-        self._max_tracked = max_tracked
-        self._viewers: OrderedDict[str, tuple[int, set[str]]] = OrderedDict()
+        # signature -> (expiry, viewer IPs), kept while the URL is valid: through the whole
+        # second ``expiry`` (``check`` refuses only once ``expiry < now``)
+        self._viewers: TLRUCache[str, tuple[int, set[str]]] = TLRUCache(
+            maxsize=max_tracked, ttu=lambda _sign, entry, _now: entry[0] + 1, timer=time.time)
 
     def check(self, key: str, path: str, params: dict[str, str], client_ip: str) -> Grant:
         t, sign = params.get("t", ""), params.get("sign", "")
@@ -91,21 +95,15 @@ class PlayGuard:
         if expires < now:
             raise _forbidden("the URL has expired")
         if rlimit > 0:
-            self._admit(sign, expires, client_ip, rlimit, now)
+            self._admit(sign, expires, client_ip, rlimit)
         return grant
 
-    def _admit(self, sign: str, expires: int, ip: str, rlimit: int, now: int) -> None:
+    def _admit(self, sign: str, expires: int, ip: str, rlimit: int) -> None:
         _, viewers = self._viewers.get(sign, (expires, set()))
         if ip not in viewers and len(viewers) >= rlimit:
             raise _forbidden(f"this URL is limited to {rlimit} viewer IP(s)")
         viewers.add(ip)
-        self._viewers[sign] = (expires, viewers)
-        self._viewers.move_to_end(sign)
-        while self._viewers:  # forget expired signatures, then the oldest past the cap
-            oldest, (until, _) = next(iter(self._viewers.items()))
-            if until >= now and len(self._viewers) <= self._max_tracked:
-                break
-            del self._viewers[oldest]
+        self._viewers[sign] = (expires, viewers)  # drops expired signatures, then the LRU
 
 
 class PlayUrls:

@@ -1,0 +1,57 @@
+"""``livetape serve`` (the server) and ``livetape worker`` (a processing worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import click
+
+from livetape.cli.options import DATA_DIR, settings_from, with_apps
+
+if TYPE_CHECKING:
+    from livetape.auth.apps import AppService
+    from livetape.db.models import App
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address [LIVETAPE_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Listen port [LIVETAPE_PORT, 8080].")
+@DATA_DIR
+@click.option("--demo", is_flag=True, help="Create (once) and print a demo app's credentials.")
+def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) -> None:
+    """Run the server (migrates the database first)."""
+    import uvicorn
+
+    from livetape.api.factory import create_app
+
+    settings = settings_from(data_dir, host=host, port=port)
+    logging.getLogger("livetape").setLevel(logging.INFO)
+    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if demo:
+        async def demo_app(apps: AppService) -> App:
+            return await apps.first_named("demo") or await apps.create("demo")
+
+        app = with_apps(settings, demo_app)
+        click.echo(f"livetape {url}  (API docs: {url}/docs)")
+        click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
+    # X-Forwarded-* are believed only from LIVETAPE_TRUSTED_PROXIES, by the app itself:
+    # uvicorn's own proxy_headers would believe them from 127.0.0.1 (or FORWARDED_ALLOW_IPS)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="info", lifespan="on", loop="uvloop", proxy_headers=False)
+
+
+@click.command()
+@DATA_DIR
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Exit when this process (the server that started us) is gone.")
+def worker(data_dir: str | None, parent_pid: int | None) -> None:
+    """Run a processing worker (transcode, snapshots, watermark) until SIGTERM.
+
+    Point it at the server's database (LIVETAPE_DATABASE_URL) and storage; any number may run.
+    """
+    from livetape.jobs.worker import run_worker
+
+    logging.getLogger("livetape").setLevel(logging.INFO)
+    asyncio.run(run_worker(settings_from(data_dir), parent_pid=parent_pid))
