@@ -18,6 +18,7 @@ from livetape.client.publisher import codec_preferences
 from livetape.config import Settings
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode, PublishAnswer, PublishOffer
+from tests.medianode.loopback import JsonLoopbackNode
 
 APP = "app-1"
 ROOM = "room-1"
@@ -84,17 +85,21 @@ class NodeUnderTest:
 NodeFactory = Callable[..., Awaitable[NodeUnderTest]]
 
 
-@pytest.fixture(params=["in_process"])
+@pytest.fixture(params=["in_process", "json_loopback"])
 async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NodeFactory]:
     """make_node(**settings) -> a started node of the implementation under test.
 
-    A remote implementation adds its name to ``params`` and builds its node here."""
+    ``json_loopback`` is the in-process node with every call, answer, event and refusal
+    sent through JSON. A remote implementation adds its name to ``params`` and builds its
+    node here."""
     nodes: list[MediaNode] = []
 
     async def make(**settings: Any) -> NodeUnderTest:
         config = Settings(data_dir=tmp_path / f"node{len(nodes)}",
                           **{**NODE_SETTINGS, **settings})
-        node = InProcessMediaNode(config, node_id=f"node{len(nodes)}")
+        node: MediaNode = InProcessMediaNode(config, node_id=f"node{len(nodes)}")
+        if request.param == "json_loopback":
+            node = JsonLoopbackNode(node)
         events = EventLog()
         await node.start(events)
         nodes.append(node)
