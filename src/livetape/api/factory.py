@@ -50,6 +50,7 @@ from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
+from livetape.recording.admission import RecordingAdmission
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.storage import create_storage
@@ -80,8 +81,8 @@ def create_app(config: Settings) -> FastAPI:
         balances, classes = Balances(db.sessions), ClassTree(db.sessions)
         node = InProcessMediaNode(config)  # the seam: everything live goes through it
         room_service = RoomService(config, db.sessions, node)
-        recordings = RecordingService(config, db.sessions, node, library, apps, balances,
-                                      classes)
+        admission = RecordingAdmission(config, apps, balances, classes)
+        recordings = RecordingService(config, db.sessions, node, library, admission)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()

@@ -20,15 +20,13 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livetape.auth.apps import AppService, Identity
-from livetape.billing.balance import Balances
+from livetape.auth.apps import Identity
 from livetape.config import Settings
 from livetape.db.models import Recording, Room, utcnow
 from livetape.errors import Catalogue, LivetapeError
-from livetape.jobs.rules import require_watermark
-from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
 from livetape.medianode.interface import MediaNode, RecorderStart
+from livetape.recording.admission import RecordingAdmission
 from livetape.recording.record_request import RecordRequest
 from livetape.recording.segments import SegmentLedger
 
@@ -74,12 +72,12 @@ class _NodeEvents:
 class RecordingService:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], node: MediaNode,
-        library: Library, apps: AppService, balances: Balances, classes: ClassTree,
+        library: Library, admission: RecordingAdmission,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._node = node
-        self._apps, self._balances, self._classes = apps, balances, classes
+        self._admission = admission
         self.segments = SegmentLedger(sessions, library)
         self.events = _NodeEvents(self)  # handed to the media node when it starts
         self._active: dict[tuple[str, str, str, str], _Active] = {}
@@ -91,7 +89,7 @@ class RecordingService:
     async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
         """POST /v1/record: start or stop recording a stream, by the table's rules."""
         if request.operation == "start":
-            await self._may_record(who.app_id, request)
+            await self._admission.check(who.app_id, request)
         user_id = who.acting_user(request.user_id, missing=Catalogue.PARSE_FAILURE)
         if "record" not in who.privileges:
             raise LivetapeError(Catalogue.NO_RECORD_PERMISSION)
@@ -107,25 +105,6 @@ class RecordingService:
                 recording = await self._start(key, request)
                 return {"recording_id": recording.recording_id}
             return await self._stop(key)
-
-    async def _may_record(self, app_id: str, request: RecordRequest) -> None:
-        """The app's own conditions for a new recording, checked in this order."""
-        app = await self._apps.get(app_id)
-        if app is not None and not app.vod_activated:
-            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "VOD is not activated for this app",
-                                hint="activate VOD: `livetape app vod activate APP_ID` or "
-                                "PATCH /v1/app {\"vod_activated\": true}")
-        if app is not None and not app.record_enabled:
-            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "recording is off for this app",
-                                hint="PATCH /v1/app {\"record_enabled\": true}")
-        if self._settings.billing_enforce and await self._balances.balance(app_id) <= 0:
-            raise LivetapeError(Catalogue.BALANCE_INSUFFICIENT,
-                                "the app's balance is at or below zero",
-                                hint="top up: `livetape billing topup APP_ID AMOUNT`")
-        if not await self._classes.exists(app_id, request.class_id):
-            raise LivetapeError(Catalogue.NOT_FOUND, f"no class {request.class_id}")
-        if request.watermark:
-            require_watermark(app)
 
     @asynccontextmanager
     async def _serialized(self, key: tuple[str, str, str, str]) -> AsyncIterator[None]:
