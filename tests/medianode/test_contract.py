@@ -128,6 +128,23 @@ async def test_publish_record_stop_delivers_decodable_segments(
         await n.node.stop_recording("rec_1")
 
 
+async def test_every_segment_is_reported_closed_before_stop_answers(
+    make_node: NodeFactory, publishers: Publishers, camera: EncodedMedia,
+) -> None:
+    n = await make_node(segment_seconds=1.5)
+    await publishers(camera).publish(n.node, "alice")
+    await n.node.start_recording(start("rec_1", n.work))
+    await n.events.until(lambda: ("opened", 3) in n.events.of("rec_1"))
+    stopped = await n.node.stop_recording("rec_1")
+    parts = n.events.closed_parts("rec_1")
+    assert stopped.segments == len(parts) >= 3
+    assert [arg for what, arg in n.events.of("rec_1") if what == "opened"] == list(
+        range(1, stopped.segments + 1))
+    for part in parts[:-1]:
+        assert decoded(part)["video"] >= 30, part  # a key frame a second: >= 1 s each
+    assert decoded(parts[-1])["video"] >= 1  # stopped as it began
+
+
 async def test_audio_recording_of_an_audio_only_stream(
     make_node: NodeFactory, publishers: Publishers, microphone: EncodedMedia,
 ) -> None:
