@@ -22,7 +22,7 @@ from livetape.errors import Catalogue, LivetapeError
 
 router = APIRouter(tags=["web"])
 
-WEB = Path(__file__).resolve().parents[2] / "web"  # src/livetape/web
+WEB = Path(__file__).resolve().parent.parent / "web"
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
