@@ -45,13 +45,14 @@ from livetape.jobs.processor import clear_work_folder
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
+from livetape.medianode.in_process import InProcessMediaNode
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
+from livetape.recording.admission import RecordingAdmission
 from livetape.recording.recording_service import RecordingService
-from livetape.rooms.registry import RoomRegistry
 from livetape.rooms.room_service import RoomService
 from livetape.storage import create_storage
 
@@ -74,25 +75,27 @@ def create_app(config: Settings) -> FastAPI:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(config.resolved_database_url())
         await db.start()
-        registry = RoomRegistry()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
         library = Library(db.sessions, create_storage(config), jobs, config)
-        room_service = RoomService(config, db.sessions, registry)
-        recordings = RecordingService(config, db.sessions, registry, library)
+        apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
+                          max_token_ttl=config.max_token_ttl_seconds)
+        balances, classes = Balances(db.sessions), ClassTree(db.sessions)
+        node = InProcessMediaNode(config)  # the seam: everything live goes through it
+        room_service = RoomService(config, db.sessions, node)
+        admission = RecordingAdmission(config, apps, balances, classes)
+        recordings = RecordingService(config, db.sessions, node, library, admission)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
-        apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
-                          max_token_ttl=config.max_token_ttl_seconds)
+        await node.start(recordings.events)
         lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
-            config, db, apps, room_service, recordings, library,
-            ClassTree(db.sessions), jobs, lookup, playback,
-            Balances(db.sessions), plans, biller,
+            config, db, apps, room_service, recordings, library, classes, jobs, lookup,
+            playback, balances, plans, biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,
@@ -114,7 +117,7 @@ def create_app(config: Settings) -> FastAPI:
             await workers.stop()
             await traffic.stop()
             await recordings.shutdown()
-            await room_service.shutdown()
+            await node.stop()
             await db.stop()
 
     app = FastAPI(

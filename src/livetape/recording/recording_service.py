@@ -1,4 +1,5 @@
-"""Start / stop recording: the table's rules, the recorders, and finalization into the library.
+"""Start / stop recording: the table's rules, the Recording rows, and finalization into the
+library. The recorders themselves run on the media node (:mod:`livetape.medianode`).
 
 Segments are registered in the database before their first byte is written, so that a
 crash leaves a trail: :meth:`RecordingService.recover` finalizes whatever is on disk at
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.auth.apps import Identity
@@ -24,11 +25,10 @@ from livetape.config import Settings
 from livetape.db.models import Recording, Room, utcnow
 from livetape.errors import Catalogue, LivetapeError
 from livetape.library.files import Library
-from livetape.recorder.controller import Limits, RecordingController
+from livetape.medianode.interface import MediaNode, RecorderStart
+from livetape.recording.admission import RecordingAdmission
 from livetape.recording.record_request import RecordRequest
 from livetape.recording.segments import SegmentLedger
-from livetape.rooms.publication import Publication
-from livetape.rooms.registry import RoomRegistry
 
 log = logging.getLogger(__name__)
 
@@ -36,54 +36,60 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Active:
     recording: Recording
-    publication: Publication
-    controller: RecordingController | None = None
     finalizers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     ending: asyncio.Task[str] | None = None
 
 
-class _Events:
-    """Adapts recorder events to the service for one recording."""
+class _NodeEvents:
+    """What the media node reports (:class:`livetape.medianode.interface.RecordingEvents`):
+    segments go to the ledger, recordings that ended by themselves are marked ended."""
 
-    def __init__(self, service: RecordingService, active: _Active) -> None:
-        self._service, self._active = service, active
+    def __init__(self, service: RecordingService) -> None:
+        self._service = service
 
-    async def segment_opened(self, seq: int, part: Path) -> None:
-        await self._service.segments.opened(self._active.recording, seq, part)
+    async def segment_opened(self, recording_id: str, seq: int, part: str) -> None:
+        active = self._service._by_id(recording_id)
+        if active is None:
+            log.warning("recording %s: segment %d opened after its end", recording_id, seq)
+            return
+        await self._service.segments.opened(active.recording, seq, Path(part))
 
-    async def segment_closed(self, seq: int, part: Path) -> None:
-        # finalizing (remux, probe, store) runs beside the recording; stop() waits for it
-        finalize = self._service.segments.finalize(self._active.recording, seq, part)
-        self._active.finalizers[seq] = asyncio.create_task(finalize)
+    async def segment_closed(self, recording_id: str, seq: int, part: str) -> None:
+        active = self._service._by_id(recording_id)
+        if active is None:
+            log.warning("recording %s: segment %d closed after its end", recording_id, seq)
+            return
+        # finalizing (remux, probe, store) runs beside the recording; its end waits for it
+        finalize = self._service.segments.finalize(active.recording, seq, Path(part))
+        active.finalizers[seq] = asyncio.create_task(finalize)
 
-    async def ended(self, reason: str) -> None:
-        await self._service._end(self._active, reason)
+    async def recording_ended(self, recording_id: str, reason: str) -> None:
+        active = self._service._by_id(recording_id)
+        if active is not None:
+            await self._service._end(active, reason)
 
 
 class RecordingService:
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
-        registry: RoomRegistry, library: Library,
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], node: MediaNode,
+        library: Library, admission: RecordingAdmission,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._registry = registry
+        self._node = node
+        self._admission = admission
         self.segments = SegmentLedger(sessions, library)
+        self.events = _NodeEvents(self)  # handed to the media node when it starts
         self._active: dict[tuple[str, str, str, str], _Active] = {}
         # one lock per stream while requests for it are in flight (then dropped)
         self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
-        self._limits = Limits(
-            segment_seconds=settings.segment_seconds,
-            idle_timeout_seconds=settings.idle_timeout_seconds,
-            fragment_seconds=settings.fragment_seconds,
-            keyframe_request_lead_seconds=settings.keyframe_request_lead_seconds,
-            keyframe_request_interval_seconds=settings.keyframe_request_interval_seconds,
-            sync_wait_seconds=settings.sync_wait_seconds,
-        )
 
     # the API's operations ----------------------------------------------------------------
 
     async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
+        """POST /v1/record: start or stop recording a stream, by the table's rules."""
+        if request.operation == "start":
+            await self._admission.check(who.app_id, request)
         user_id = who.acting_user(request.user_id, missing=Catalogue.PARSE_FAILURE)
         if "record" not in who.privileges:
             raise LivetapeError(Catalogue.NO_RECORD_PERMISSION)
@@ -116,21 +122,14 @@ class RecordingService:
                 self._locks[key] = (lock, users - 1)
 
     async def _start(self, key: tuple[str, str, str, str], request: RecordRequest) -> Recording:
+        """The row first (the node reports segments of it), then the node's recorder; a
+        refusal by the node (no such stream, no such track) takes the row away again."""
         app_id, room_id, user_id, src_type = key
         if key in self._active:
             raise LivetapeError(
                 Catalogue.ALREADY_RECORDING,
                 recording_id=self._active[key].recording.recording_id,
             )
-        publication = self._registry.publication(app_id, room_id, user_id, src_type)
-        if publication is None or publication.closed:
-            raise LivetapeError(
-                Catalogue.USER_NOT_IN_ROOM, f"user {user_id!r} publishes no {src_type} stream"
-            )
-        if request.record_type == "video" and "video" not in publication.kinds:
-            raise LivetapeError(Catalogue.USER_NOT_IN_ROOM, "the stream has no video track")
-        if "audio" not in publication.kinds and request.record_type == "audio":
-            raise LivetapeError(Catalogue.USER_NOT_IN_ROOM, "the stream has no audio track")
         recording_id = f"rec_{secrets.token_hex(8)}"
         recording = Recording(
             recording_id=recording_id, app_id=app_id, room_id=room_id, user_id=user_id,
@@ -141,14 +140,18 @@ class RecordingService:
         )
         async with self._sessions() as session, session.begin():
             session.add(recording)
-        active = _Active(recording, publication)
-        active.controller = RecordingController(
-            recording_id, publication, audio_only=request.record_type == "audio",
-            work_dir=Path(recording.work_dir), limits=self._limits, events=_Events(self, active),
-        )
-        self._active[key] = active
-        publication.on_end(self._on_publication_end)
-        await active.controller.start()
+        self._active[key] = _Active(recording)
+        try:
+            await self._node.start_recording(RecorderStart(
+                recording_id=recording_id, app_id=app_id, room_id=room_id, user_id=user_id,
+                src_type=src_type, record_type=request.record_type, work_dir=recording.work_dir,
+            ))
+        except Exception:
+            del self._active[key]
+            async with self._sessions() as session, session.begin():
+                await session.execute(delete(Recording)
+                                      .where(Recording.recording_id == recording_id))
+            raise
         log.info("recording %s started: %s/%s/%s", recording_id, room_id, user_id, src_type)
         return recording
 
@@ -191,8 +194,14 @@ class RecordingService:
 
     async def _do_end(self, active: _Active, reason: str) -> str:
         recording = active.recording
-        if active.controller is not None:
-            await active.controller.stop()
+        try:
+            # the node's reason wins when the recorder was already ending by itself
+            reason = (await self._node.stop_recording(recording.recording_id, reason)).reason
+        except LivetapeError as exc:
+            if exc.kind is not Catalogue.NOT_FOUND:
+                raise
+            log.warning("recording %s: the media node runs no recorder for it",
+                        recording.recording_id)
         if active.finalizers:
             await asyncio.gather(*active.finalizers.values(), return_exceptions=True)
         await self._mark_ended(recording.recording_id, reason)
@@ -209,10 +218,9 @@ class RecordingService:
                 .values(state="ended", end_reason=reason, ended_at=utcnow())
             )
 
-    async def _on_publication_end(self, publication: Publication) -> None:
-        for active in list(self._active.values()):
-            if active.publication is publication:
-                await self._end(active, "publisher_left")
+    def _by_id(self, recording_id: str) -> _Active | None:
+        return next((a for a in self._active.values()
+                     if a.recording.recording_id == recording_id), None)
 
     async def close_room(self, app_id: str, room_id: str) -> None:
         for (a, r, _, _), active in list(self._active.items()):
@@ -244,10 +252,11 @@ class RecordingService:
         view["file_ids"] = await self.file_ids(recording_id)
         active = self._active.get((row.app_id, row.room_id, row.user_id, row.src_type))
         if active is not None and active.recording.recording_id == recording_id:
-            assert active.controller is not None
-            view["received"] = dict(active.controller.samples_received)
-            view["written"] = dict(active.controller.written)
-            view["dropped"] = active.controller.dropped
+            stats = await self._node.recording_stats(recording_id)
+            if stats is not None:
+                view["received"] = stats.received
+                view["written"] = stats.written
+                view["dropped"] = stats.dropped
         return view
 
     async def in_progress(self, app_id: str) -> list[dict[str, object]]:
@@ -260,9 +269,10 @@ class RecordingService:
                              key=lambda a: a.recording.started_at):
             view = _recording_view(active.recording)
             view["elapsed_seconds"] = round((now - active.recording.started_at).total_seconds(), 1)
-            if active.controller is not None:
-                view["segment"] = active.controller.segment_seq
-                view["written"] = dict(active.controller.written)
+            stats = await self._node.recording_stats(active.recording.recording_id)
+            if stats is not None:
+                view["segment"] = stats.segment
+                view["written"] = stats.written
             view["file_ids"] = await self.file_ids(active.recording.recording_id)
             views.append(view)
         return views

@@ -22,6 +22,7 @@ from livetape.bounds import BIGINT_MAX, Input
 from livetape.db.models import App, FileStatus, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
+from livetape.jobs.rules import require_watermark
 from livetape.library.files import interval_offsets
 from livetape.processing import POSITIONS, check_png
 
@@ -120,13 +121,6 @@ async def watermark_file(
     await _watermarkable(request, who.app_id, row)
     job = await services(request).jobs.enqueue(who.app_id, file_id, "watermark", {})
     return {"code": 0, "message": "ok", "task_id": job.job_id, **JobQueue.describe(job)}
-
-
-def require_watermark(app: App | None) -> None:
-    """Watermarking needs the app's watermark template (start recording checks it too)."""
-    if app is None or not app.watermark_key:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, "the app has no watermark: upload a "
-                            "PNG with PUT /v1/vod/watermark first")
 
 
 async def _watermarkable(request: Request, app_id: str, row: VodFile) -> None:

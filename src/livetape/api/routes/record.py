@@ -10,10 +10,9 @@ from pydantic import BaseModel, Field
 
 from livetape.api.deps import identity, server, services
 from livetape.api.openapi import raises
-from livetape.api.routes.processing import require_watermark
 from livetape.auth.apps import Identity
 from livetape.bounds import ID_LENGTH, INT_MAX, TAG_LENGTH
-from livetape.errors import Catalogue, LivetapeError
+from livetape.errors import Catalogue
 from livetape.recording.record_request import parse_record_request
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -66,23 +65,6 @@ async def record(
         await request.body(), max_name=svc.settings.max_file_name_length,
         max_tags=svc.settings.max_tags,
     )
-    if parsed.operation == "start":
-        app = await svc.apps.get(who.app_id)
-        if app is not None and not app.vod_activated:
-            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "VOD is not activated for this app",
-                                hint="activate VOD: `livetape app vod activate APP_ID` or "
-                                "PATCH /v1/app {\"vod_activated\": true}")
-        if app is not None and not app.record_enabled:
-            raise LivetapeError(Catalogue.NO_RECORD_PERMISSION, "recording is off for this app",
-                                hint="PATCH /v1/app {\"record_enabled\": true}")
-        if svc.settings.billing_enforce and await svc.balances.balance(who.app_id) <= 0:
-            raise LivetapeError(Catalogue.BALANCE_INSUFFICIENT,
-                                "the app's balance is at or below zero",
-                                hint="top up: `livetape billing topup APP_ID AMOUNT`")
-        if not await svc.classes.exists(who.app_id, parsed.class_id):
-            raise LivetapeError(Catalogue.NOT_FOUND, f"no class {parsed.class_id}")
-        if parsed.watermark:
-            require_watermark(app)
     result = await svc.recordings.handle(who, parsed)
     return {"code": 0, "message": "ok", **result}
 

@@ -56,22 +56,16 @@ async def get_room(
 ) -> dict[str, Any]:
     svc = services(request)
     room = await svc.rooms.get(who.app_id, room_id)
-    live = svc.rooms.registry.find(who.app_id, room_id)
-    members: list[dict[str, Any]] = []
-    for user_id, src_types in (live.members() if live else {}).items():
-        streams = []
-        for src_type in src_types:
-            pub = live.publications[(user_id, src_type)] if live else None
-            if pub is not None:
-                streams.append({
-                    "src_type": src_type, "publication_id": pub.publication_id,
-                    "state": pub.state, "kinds": sorted(pub.kinds),
-                    "codecs": {k: pub.codec(k) for k in sorted(pub.kinds)},
-                })
-        members.append({"user_id": user_id, "streams": streams})
+    members: dict[str, list[dict[str, Any]]] = {}
+    for stream in await svc.rooms.streams(who.app_id, room_id):  # by user, then source
+        members.setdefault(stream.user_id, []).append({
+            "src_type": stream.src_type, "publication_id": stream.publication_id,
+            "state": stream.state, "kinds": stream.kinds, "codecs": stream.codecs,
+        })
     return {
         "room_id": room.room_id, "type": room.type, "created_at": room.created_at.isoformat(),
-        "members": members, "recordings": svc.recordings.active_in_room(who.app_id, room_id),
+        "members": [{"user_id": u, "streams": s} for u, s in members.items()],
+        "recordings": svc.recordings.active_in_room(who.app_id, room_id),
     }
 
 

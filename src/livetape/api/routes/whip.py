@@ -53,12 +53,12 @@ async def publish(
     offer = (await request.body()).decode("utf-8", "replace")
     if "m=" not in offer:
         raise LivetapeError(Catalogue.INVALID_PARAMETER, "the body is not an SDP offer")
-    publication, answer = await services(request).rooms.publish(
+    answer = await services(request).rooms.publish(
         who.app_id, room_id, publisher, src_type, offer
     )
-    location = f"/v1/rooms/{room_id}/whip/{publication.publication_id}"
-    return Response(answer, status_code=201, media_type=SDP,
-                    headers={"Location": location, "ETag": f'"{publication.publication_id}"'})
+    location = f"/v1/rooms/{room_id}/whip/{answer.publication_id}"
+    return Response(answer.answer_sdp, status_code=201, media_type=SDP,
+                    headers={"Location": location, "ETag": answer.etag})
 
 
 @router.patch(
@@ -91,9 +91,5 @@ async def leave(
     room_id: str, publication_id: str, request: Request,
     who: Annotated[Identity, Depends(identity)],
 ) -> Response:
-    svc = services(request)
-    publication = svc.rooms.registry.by_id(publication_id)
-    if publication is not None and who.user_id not in (None, publication.user_id):
-        raise LivetapeError(Catalogue.NOT_FOUND, f"no WHIP session {publication_id!r}")
-    await svc.rooms.unpublish(who.app_id, room_id, publication_id)
+    await services(request).rooms.unpublish(who.app_id, room_id, publication_id, who.user_id)
     return Response(status_code=200)
