@@ -18,7 +18,8 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    code: Literal[0] = Field(0, description="0: success (errors carry the catalogue's code)")
+    code: Literal[0] = Field(default=0,
+                             description="0: success (errors carry the catalogue's code)")
     message: str = "ok"
 
 

@@ -41,6 +41,7 @@ from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.pool import WorkerPool
+from livetape.jobs.processing_service import ProcessingService
 from livetape.jobs.processor import clear_work_folder
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
@@ -83,12 +84,14 @@ def create_app(config: Settings) -> FastAPI:
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
+        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
-                          max_token_ttl=config.max_token_ttl_seconds)
+                          max_token_ttl=config.max_token_ttl_seconds,
+                          on_change=lookup.forget_app)  # playback sees new settings at once
         app.state.services = Services(
             config, db, apps, room_service, recordings, library,
-            ClassTree(db.sessions), jobs, PlayGuard(config.play_rlimit_max_tracked),
-            TrialIndex(), MediaLookup(db.sessions, ttl=config.media_lookup_seconds),
+            ClassTree(db.sessions), jobs, ProcessingService(config, library, jobs, apps),
+            PlayGuard(config.play_rlimit_max_tracked), TrialIndex(), lookup,
             Balances(db.sessions), plans, biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,

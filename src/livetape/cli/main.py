@@ -149,7 +149,8 @@ def app_keys() -> None:
 @click.option("--data-dir", default=None, help="Data folder [LIVETAPE_DATA_DIR, ./data].")
 def app_keys_list(app_id: str, data_dir: str | None) -> None:
     """The keys of APP_ID, masked, with their state."""
-    _print_json({"keys": _with_apps(_settings(data_dir), lambda apps: apps.keys.list(app_id))})
+    keys = _with_apps(_settings(data_dir), lambda apps: apps.keys.list(app_id))
+    _print_json({"keys": [key.model_dump() for key in keys]})
 
 
 @app_keys.command("rotate")

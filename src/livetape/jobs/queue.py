@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import FileStatus, Job, JobState, VodFile, utcnow
 from livetape.errors import Catalogue, LivetapeError
+from livetape.jobs.job_view import JobView
 
 KINDS = ("transcode", "snapshot", "watermark")
 # these put the file in PROCESSING, then NORMAL or FAILED
@@ -187,11 +188,5 @@ class JobQueue:
 
     @staticmethod
     def describe(job: Job) -> dict[str, Any]:
-        return {
-            "job_id": job.job_id, "file_id": job.file_id, "kind": job.kind,
-            "params": job.params, "state": job.state, "progress": job.progress,
-            "error": job.error, "attempts": job.attempts,
-            "create_time": job.created_at.isoformat(),
-            "start_time": job.started_at.isoformat() if job.started_at else None,
-            "finish_time": job.finished_at.isoformat() if job.finished_at else None,
-        }
+        """The job as JSON-ready values (:class:`JobView`)."""
+        return JobView.of(job).model_dump(mode="json")

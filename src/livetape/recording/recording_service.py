@@ -13,7 +13,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -26,6 +25,13 @@ from livetape.errors import Catalogue, LivetapeError
 from livetape.library.files import Library
 from livetape.recorder.controller import Limits, RecordingController
 from livetape.recording.record_request import RecordRequest
+from livetape.recording.recording_view import (
+    RecordingDetail,
+    RecordingProgress,
+    RecordingStarted,
+    RecordingStopped,
+    RecordingView,
+)
 from livetape.recording.segments import SegmentLedger
 from livetape.rooms.publication import Publication
 from livetape.rooms.registry import RoomRegistry
@@ -83,7 +89,8 @@ class RecordingService:
 
     # the API's operations ----------------------------------------------------------------
 
-    async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
+    async def handle(self, who: Identity,
+                     request: RecordRequest) -> RecordingStarted | RecordingStopped:
         user_id = who.acting_user(request.user_id, missing=Catalogue.PARSE_FAILURE)
         if "record" not in who.privileges:
             raise LivetapeError(Catalogue.NO_RECORD_PERMISSION)
@@ -97,7 +104,7 @@ class RecordingService:
                 if room.type == "pair":
                     raise LivetapeError(Catalogue.PAIR_ROOM)
                 recording = await self._start(key, request)
-                return {"recording_id": recording.recording_id}
+                return RecordingStarted(recording_id=recording.recording_id)
             return await self._stop(key)
 
     @asynccontextmanager
@@ -152,7 +159,7 @@ class RecordingService:
         log.info("recording %s started: %s/%s/%s", recording_id, room_id, user_id, src_type)
         return recording
 
-    async def _stop(self, key: tuple[str, str, str, str]) -> dict[str, object]:
+    async def _stop(self, key: tuple[str, str, str, str]) -> RecordingStopped:
         active = self._active.get(key)
         if active is not None:
             reason = await self._end(active, "stopped")
@@ -168,7 +175,7 @@ class RecordingService:
                 Catalogue.ALREADY_ENDED, f"it ended: {reason}",
                 recording_id=recording_id, file_ids=file_ids, end_reason=reason,
             )
-        return {"recording_id": recording_id, "file_ids": file_ids}
+        return RecordingStopped(recording_id=recording_id, file_ids=file_ids)
 
     async def _latest(self, key: tuple[str, str, str, str]) -> Recording | None:
         app_id, room_id, user_id, src_type = key
@@ -235,12 +242,14 @@ class RecordingService:
 
     # views -------------------------------------------------------------------------------
 
-    async def get(self, app_id: str, recording_id: str) -> dict[str, object]:
+    async def get(self, app_id: str, recording_id: str) -> RecordingDetail:
+        """The recording; ``received``, ``written`` and ``dropped`` are set (and shown) only
+        while it runs."""
         async with self._sessions() as session:
             row = await session.get(Recording, recording_id)
         if row is None or row.app_id != app_id:
             raise LivetapeError(Catalogue.NOT_FOUND, f"no recording {recording_id!r}")
-        view = _recording_view(row)
+        view = RecordingView.of(row).model_dump()
         view["file_ids"] = await self.file_ids(recording_id)
         active = self._active.get((row.app_id, row.room_id, row.user_id, row.src_type))
         if active is not None and active.recording.recording_id == recording_id:
@@ -248,9 +257,9 @@ class RecordingService:
             view["received"] = dict(active.controller.samples_received)
             view["written"] = dict(active.controller.written)
             view["dropped"] = active.controller.dropped
-        return view
+        return RecordingDetail(**view)
 
-    async def in_progress(self, app_id: str) -> list[dict[str, object]]:
+    async def in_progress(self, app_id: str) -> list[RecordingProgress]:
         """The app's running recordings, oldest first, with how long each has run, the file
         being written (``segment``: its number, 0 before the first key frame) and the files
         that already landed."""
@@ -258,32 +267,18 @@ class RecordingService:
         views = []
         for active in sorted((a for k, a in self._active.items() if k[0] == app_id),
                              key=lambda a: a.recording.started_at):
-            view = _recording_view(active.recording)
-            view["elapsed_seconds"] = round((now - active.recording.started_at).total_seconds(), 1)
-            if active.controller is not None:
-                view["segment"] = active.controller.segment_seq
-                view["written"] = dict(active.controller.written)
-            view["file_ids"] = await self.file_ids(active.recording.recording_id)
-            views.append(view)
+            controller = active.controller  # set before the recording is listed
+            assert controller is not None
+            views.append(RecordingProgress(
+                **RecordingView.of(active.recording).model_dump(),
+                elapsed_seconds=round((now - active.recording.started_at).total_seconds(), 1),
+                segment=controller.segment_seq, written=dict(controller.written),
+                file_ids=await self.file_ids(active.recording.recording_id),
+            ))
         return views
 
-    def active_in_room(self, app_id: str, room_id: str) -> list[dict[str, object]]:
+    def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
         return [
-            _recording_view(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
+            RecordingView.of(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
             if (ap, r) == (app_id, room_id)
         ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _recording_view(row: Recording) -> dict[str, object]:
-    return {
-        "recording_id": row.recording_id, "room_id": row.room_id, "user_id": row.user_id,
-        "src_type": row.src_type, "record_type": row.record_type, "file_name": row.file_name,
-        "class_id": row.class_id, "tags": row.tags, "transcode": row.transcode,
-        "screenshot": row.screenshot, "watermark": row.watermark, "state": row.state,
-        "end_reason": row.end_reason, "started_at": _iso(row.started_at),
-        "ended_at": _iso(row.ended_at),
-    }

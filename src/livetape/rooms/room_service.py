@@ -14,6 +14,7 @@ from livetape.errors import Catalogue, LivetapeError
 from livetape.rooms.preroll import Preroll
 from livetape.rooms.publication import Liveness, Publication
 from livetape.rooms.registry import RoomRegistry
+from livetape.rooms.room_view import MemberView, StreamView
 from livetape.rooms.trickle import IceRestart, parse_sdpfrag
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ class RoomService:
         if room is None:
             raise LivetapeError(Catalogue.ROOM_NOT_FOUND, f"room {room_id!r}")
         return room
+
+    def members(self, app_id: str, room_id: str) -> list[MemberView]:
+        """Who publishes in the room now, and what."""
+        live = self.registry.find(app_id, room_id)
+        if live is None:
+            return []
+        return [MemberView(user_id=user_id, streams=[
+            StreamView.of(live.publications[(user_id, src_type)]) for src_type in src_types])
+            for user_id, src_types in live.members().items()]
 
     async def delete(self, app_id: str, room_id: str) -> None:
         room = await self.get(app_id, room_id)
