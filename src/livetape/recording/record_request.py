@@ -58,6 +58,13 @@ EXAMPLE = {
 }
 
 
+def _required_to_start(schema: dict[str, Any]) -> None:
+    """file_name's schema: a name of 1 character or more (the "" standing for a stop's is
+    no default a start may take)."""
+    schema.pop("default", None)
+    schema["minLength"] = 1
+
+
 class RecordRequest(BaseModel):
     """Start or stop recording one participant's stream. A stop reads only ``operation``,
     ``src_type``, ``room_id`` and ``user_id``."""
@@ -73,7 +80,7 @@ class RecordRequest(BaseModel):
     user_id: str | None = Field(None, min_length=1, max_length=ID_LENGTH,
                                 description="server calls only: a user token implies it")
     file_name: str = Field("", validate_default=True, pattern="^[^/]*$",
-                           json_schema_extra={"minLength": 1},
+                           json_schema_extra=_required_to_start,
                            description="start: required, at most "
                            "LIVETAPE_MAX_FILE_NAME_LENGTH characters")
     record_type: Literal["video", "audio"] = "video"
