@@ -21,7 +21,7 @@ from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.jobs.queue import JobQueue
 from livetape.library.files import Library, Provenance
-from livetape.recorder.finalize import probe
+from livetape.processing.probe import probe
 from livetape.storage import create_storage
 from livetape_harness.server import LiveServer
 

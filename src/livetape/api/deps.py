@@ -20,8 +20,7 @@ from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
 from livetape.playback.lookup import MediaLookup
-from livetape.playback.playlists import TrialIndex
-from livetape.playback.signing import PlayGuard, PlayUrls, new_grant
+from livetape.playback.playback_service import PlaybackService
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 
@@ -39,9 +38,8 @@ class Services:
     classes: ClassTree
     jobs: JobQueue
     processing: ProcessingService
-    guard: PlayGuard
-    trials: TrialIndex
     lookup: MediaLookup
+    playback: PlaybackService
     balances: Balances
     plans: PlanBook
     biller: Biller
@@ -95,19 +93,3 @@ async def server(request: Request) -> Identity:
     if not who.is_server:
         raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the app's secret key")
     return who
-
-
-def base_url(request: Request) -> str:
-    """Where absolute URLs point: the configured public URL or the URL the request came to."""
-    configured = services(request).settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
-
-
-async def play_urls(request: Request, app_id: str, *, exper: int = 0, rlimit: int = 0) -> PlayUrls:
-    """The URL maker for an app's play URLs: signed (one fresh grant) when the app signs."""
-    svc = services(request)
-    signing = await svc.lookup.signing(app_id)  # the key the media route checks against
-    if signing is None or not signing.required:
-        return PlayUrls(base_url(request), "", None)
-    grant = new_grant(svc.settings.play_url_ttl_seconds, exper=exper, rlimit=rlimit)
-    return PlayUrls(base_url(request), signing.key, grant)

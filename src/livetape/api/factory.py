@@ -48,6 +48,7 @@ from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
+from livetape.playback.playback_service import PlaybackService
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
 from livetape.recording.recording_service import RecordingService
@@ -88,10 +89,12 @@ def create_app(config: Settings) -> FastAPI:
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
                           on_change=lookup.forget_app)  # playback sees new settings at once
+        playback = PlaybackService(config, library, lookup,
+                                   PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library,
             ClassTree(db.sessions), jobs, ProcessingService(config, library, jobs, apps),
-            PlayGuard(config.play_rlimit_max_tracked), TrialIndex(), lookup,
+            lookup, playback,
             Balances(db.sessions), plans, biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,

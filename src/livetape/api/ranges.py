@@ -1,10 +1,17 @@
 """Byte ranges (RFC 9110 section 14): which parts of an object a GET asks for.
 
-Starlette's :class:`FileResponse` serves ranges (one, or several as multipart/byteranges),
-but answers a bad Range in plain text. livetape reads the header first: a malformed one, or
-one of which no part overlaps the object, answers 416 with the catalogue's body and
-``Content-Range: bytes */SIZE``; the ranges it accepts are handed to Starlette rewritten in
-canonical form, so Starlette never meets a header it would refuse.
+Starlette's :class:`FileResponse` serves ranges itself (one as 206, several as
+multipart/byteranges, If-Range against its ETag and Last-Modified, HEAD), and livetape lets
+it. What Starlette does not do as livetape answers is the reading of the header, so that part
+stays here: Starlette answers a malformed Range 400 in plain text (livetape: 416 with the
+catalogue's body, code 1007, and ``Content-Range: bytes */SIZE``), refuses a unit other than
+bytes (RFC 9110 says to ignore it: the whole object), answers 416 when any part starts past
+the end (livetape serves the parts that overlap the object, 416 only when none does). So
+:func:`parse_ranges` reads the header first; the ranges it accepts (cut further by a trial:
+:meth:`livetape.playback.playback_service.Playable.clip`) are handed to Starlette rewritten
+in canonical form (:class:`RangedFileResponse`), so Starlette never meets a header it would
+refuse. Conditional requests (304) follow Starlette's StaticFiles rules
+(:func:`livetape.api.static_files.conditional`).
 """
 
 from __future__ import annotations

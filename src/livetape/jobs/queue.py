@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import FileStatus, Job, JobState, VodFile, utcnow
 from livetape.errors import Catalogue, LivetapeError
-from livetape.jobs.job_view import JobView
 
 KINDS = ("transcode", "snapshot", "watermark")
 # these put the file in PROCESSING, then NORMAL or FAILED
@@ -185,8 +184,3 @@ class JobQueue:
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
             .values(state=JobState.FAILED, error="file deleted", finished_at=utcnow())
         )
-
-    @staticmethod
-    def describe(job: Job) -> dict[str, Any]:
-        """The job as JSON-ready values (:class:`JobView`)."""
-        return JobView.of(job).model_dump(mode="json")

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
@@ -21,16 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.usage import UsageLedger
 from livetape.config import Settings
-from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodFile
+from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodClass, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
+from livetape.library.class_tree import TOP
+from livetape.library.file_changes import FileUpdate, checked_changes
 from livetape.library.search import FileQuery
-from livetape.recorder.finalize import MediaInfo
+from livetape.processing.probe import MediaInfo
 from livetape.storage import Storage
-
-# ModifyVodInfo's fields, by model attribute: file_name, description, class_id, tags,
-# expire_time (None = never)
-FileChanges = dict[str, Any]
 
 ORIGINAL = "f0.mp4"  # definition 0
 HLS_MASTER = "hls/master.m3u8"
@@ -172,9 +169,16 @@ class Library:
             )
             return int(total or 0), list(rows)
 
-    async def modify(self, app_id: str, file_id: str, changes: FileChanges) -> VodFile:
-        """ModifyVodInfo: only the fields given change."""
+    async def modify(self, app_id: str, file_id: str, update: FileUpdate) -> VodFile:
+        """ModifyVodInfo: only the fields given change (checked: :mod:`file_changes`); a new
+        class must exist."""
+        changes = checked_changes(update, self._settings)
         async with self._sessions() as session, session.begin():
+            class_id = changes.get("class_id", TOP)
+            if class_id != TOP:
+                found = await session.get(VodClass, class_id)
+                if found is None or found.app_id != app_id:
+                    raise LivetapeError(Catalogue.NOT_FOUND, f"no class {class_id}")
             row = await session.get(VodFile, file_id)
             if row is None or row.app_id != app_id:
                 raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
@@ -229,42 +233,3 @@ class Library:
     def media_path(storage_key: str) -> str:
         """The URL path that serves a stored object."""
         return f"/media/{storage_key}"
-
-    def describe(self, row: VodFile, extras: FileExtras, url_for: UrlFor) -> dict[str, Any]:
-        """A file as play info and the files API show it."""
-        playable = FileStatus(row.status).playable
-        play_set = [{
-            "url": url_for(self.media_path(row.storage_key)), "definition": 0,
-            "vbitrate": row.video_bitrate, "vwidth": row.width, "vheight": row.height,
-        }] if playable else []
-        play_set += [{
-            "url": url_for(self.media_path(r.storage_key)), "definition": r.definition,
-            "vbitrate": r.video_bitrate, "vwidth": r.width, "vheight": r.height,
-            "container": r.container, "duration": round(r.duration, 3), "size": r.size,
-        } for r in extras.renditions] if playable else []
-        covers = [s for s in extras.snapshots if s.kind == "cover"]
-        hls = any(r.container == "hls" for r in extras.renditions)
-        described = {
-            "file_id": row.file_id, "file_name": row.file_name, "duration": round(row.duration, 3),
-            "size": row.size, "status": row.status,
-            "create_time": row.create_time.isoformat(), "class_id": row.class_id,
-            "description": row.description,
-            "expire_time": row.expire_time.isoformat() if row.expire_time else -1,
-            "tags": row.tags, "recording_id": row.recording_id, "room_id": row.room_id,
-            "user_id": row.user_id, "src_type": row.src_type,
-            "video_codec": row.video_codec, "audio_codec": row.audio_codec,
-            "width": row.width, "height": row.height, "bitrate": row.bitrate,
-            "status_reason": row.status_reason,
-            "image_url": url_for(self.media_path(covers[0].storage_key)) if covers else "",
-            "hls_master_url": url_for(self.media_path(f"{row.app_id}/{row.file_id}/{HLS_MASTER}"))
-            if hls and playable else "",
-            "play_set": play_set,
-            "snapshots": [{
-                "time_offset_ms": s.time_offset_ms, "width": s.width, "height": s.height,
-                "url": url_for(self.media_path(s.storage_key)),
-            } for s in extras.snapshots if s.kind == "offset"],
-            "storage_size": row.size + sum(r.size for r in extras.renditions),
-        }
-        if extras.jobs:
-            described["jobs"] = [JobQueue.describe(job) for job in extras.jobs]
-        return described

@@ -1,4 +1,4 @@
-"""Turns a segment's fragmented MP4 into a standard MP4 (moov first), and probes files.
+"""Turns a segment's fragmented MP4 into a standard MP4 (moov first).
 
 Used when a segment closes normally and, at start-up, on the parts a crash left behind:
 a part cut off mid-fragment is remuxed up to its last complete packet.
@@ -7,26 +7,11 @@ a part cut off mid-fragment is remuxed up to its last complete packet.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MediaInfo:
-    """What the library stores about a finished file."""
-
-    duration: float = 0.0
-    size: int = 0
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    width: int = 0
-    height: int = 0
-    bitrate: int = 0
-    video_bitrate: int = 0
 
 
 class UnreadablePart(Exception):
@@ -71,26 +56,3 @@ def remux(part: Path, final: Path) -> bool:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def probe(path: Path) -> MediaInfo:
-    """Duration, codecs, size and bitrates of a finished MP4 (demux only, no decoding)."""
-    info = MediaInfo(size=path.stat().st_size)
-    video_bytes = 0
-    with av.open(str(path)) as container:
-        if container.duration is not None:
-            info.duration = container.duration / av.time_base
-        for stream in container.streams:
-            if isinstance(stream, av.VideoStream) and info.video_codec is None:
-                info.video_codec = stream.codec_context.name
-                info.width = stream.codec_context.width
-                info.height = stream.codec_context.height
-            elif stream.type == "audio" and info.audio_codec is None:
-                info.audio_codec = stream.codec_context.name
-        for packet in container.demux():
-            if packet.stream.type == "video":
-                video_bytes += packet.size
-    if info.duration > 0:
-        info.bitrate = int(info.size * 8 / info.duration)
-        info.video_bitrate = int(video_bytes * 8 / info.duration)
-    return info

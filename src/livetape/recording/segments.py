@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import Recording, Segment
 from livetape.library.files import Library, Provenance
-from livetape.recorder.finalize import probe, remux
+from livetape.processing.probe import probe
+from livetape.recorder.finalize import remux
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import Field
 
 from livetape.api.deps import CONSOLE_COOKIE, console_sessions, services
+from livetape.api.envelope import Envelope, Ok
 from livetape.api.openapi import raises
-from livetape.api.routes.web import CONTENT_TYPES, HEADERS, WEB, folder_file
+from livetape.api.static_files import HEADERS, WEB, folder_file, static_file
 from livetape.bounds import Input
 from livetape.errors import Catalogue, LivetapeError
 
@@ -71,14 +71,32 @@ class SignIn(Input):
     secret_key: str = Field(min_length=1, max_length=256)
 
 
-def _static(path: Path, headers: dict[str, str] = PAGE_HEADERS) -> FileResponse:
-    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix], headers=headers)
+class SignedIn(Envelope):
+    """Signed in (a JSON sign-in; a form is redirected to the console)."""
+
+    app_id: str
+    expires_in: int = Field(description="seconds the session lasts")
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class SessionState(Envelope):
+    """Whether this browser is signed in; the session's app and expiry when it is, why not
+    when its cookie no longer holds (keys left out otherwise)."""
+
+    signed_in: bool
+    reason: str | None = Field(default=None, exclude_if=_absent,
+                               description="why the cookie sent is no session (any more)")
+    app_id: str | None = Field(default=None, exclude_if=_absent)
+    expire_time: str | None = Field(default=None, exclude_if=_absent, description="ISO 8601")
 
 
 @router.get("/console", include_in_schema=False)
-async def console_page(request: Request) -> FileResponse:
-    return _static(CONSOLE / "console.html",
-                   _page_headers(services(request).settings.public_url))
+async def console_page(request: Request) -> Response:
+    return static_file(request, CONSOLE / "console.html",
+                       _page_headers(services(request).settings.public_url))
 
 
 async def _credentials(request: Request) -> tuple[SignIn, bool]:
@@ -123,10 +141,10 @@ _SIGN_IN_DOC = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/console/session", summary="Sign in to the web console (sets its cookie)",
-             openapi_extra=_SIGN_IN_DOC, response_model=None,
+             openapi_extra=_SIGN_IN_DOC, response_model=SignedIn,
              responses={303: {"description": "a form: to /console, signed in"}})
 @raises(Catalogue.INVALID_PARAMETER, Catalogue.UNAUTHORIZED)
-async def sign_in(request: Request) -> Response:
+async def sign_in(request: Request, response: Response) -> Response | SignedIn:
     """Checks the key like a server call does (1001 when wrong), then sets the session
     cookie (``LIVETAPE_CONSOLE_SESSION_SECONDS``). A form post is redirected to the
     console; JSON gets ``{"app_id", "expires_in"}``."""
@@ -134,51 +152,50 @@ async def sign_in(request: Request) -> Response:
     credentials, is_form = await _credentials(request)
     sessions = console_sessions(request)
     token = await sessions.sign_in(credentials.app_id, credentials.secret_key)
-    response: Response
-    if is_form:
-        response = RedirectResponse("/console", status_code=303, headers=NO_STORE)
-    else:
-        response = JSONResponse({"code": 0, "message": "ok", "app_id": credentials.app_id,
-                                 "expires_in": sessions.ttl_seconds}, headers=NO_STORE)
-    response.set_cookie(
+    # a form's redirect is answered as it is; JSON's headers and cookie go on ``response``
+    answer = RedirectResponse("/console", status_code=303, headers=NO_STORE) if is_form \
+        else response
+    answer.headers.update(NO_STORE)
+    answer.set_cookie(
         CONSOLE_COOKIE, token, max_age=sessions.ttl_seconds, path="/", httponly=True,
         samesite="strict", secure=request.url.scheme == "https",
     )
-    return response
+    if is_form:
+        return answer
+    return SignedIn(app_id=credentials.app_id, expires_in=sessions.ttl_seconds)
 
 
 @router.delete("/console/session", summary="Sign out of the web console (clears its cookie)")
-async def sign_out(request: Request) -> JSONResponse:
-    response = JSONResponse({"code": 0, "message": "ok"}, headers=NO_STORE)
+async def sign_out(request: Request, response: Response) -> Ok:
+    response.headers.update(NO_STORE)
     response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
-    return response
+    return Ok()
 
 
 @router.get("/console/session", summary="Whether this browser is signed in to the console")
-async def session_state(request: Request) -> JSONResponse:
+async def session_state(request: Request, response: Response) -> SessionState:
     """``{"signed_in": false}``, or true with the session's ``app_id`` and ``expire_time``
     (the page asks this first: no failed API call when nobody is signed in)."""
+    response.headers.update(NO_STORE)
     token = request.cookies.get(CONSOLE_COOKIE)
-    state: dict[str, Any] = {"code": 0, "message": "ok", "signed_in": False}
-    if token:
-        try:
-            who, expires = await console_sessions(request).check(token)
-        except LivetapeError as exc:
-            state["reason"] = exc.detail
-        else:
-            state.update(signed_in=True, app_id=who.app_id,
-                         expire_time=datetime.fromtimestamp(expires, UTC).isoformat())
-    return JSONResponse(state, headers=NO_STORE)
+    if not token:
+        return SessionState(signed_in=False)
+    try:
+        who, expires = await console_sessions(request).check(token)
+    except LivetapeError as exc:
+        return SessionState(signed_in=False, reason=exc.detail)
+    return SessionState(signed_in=True, app_id=who.app_id,
+                        expire_time=datetime.fromtimestamp(expires, UTC).isoformat())
 
 
 @router.get("/console/{name}", include_in_schema=False)
-async def console_asset(name: str) -> FileResponse:
-    return _static(folder_file(CONSOLE, name))
+async def console_asset(name: str, request: Request) -> Response:
+    return static_file(request, folder_file(CONSOLE, name), PAGE_HEADERS)
 
 
 @router.get("/console/vendor/{name}", include_in_schema=False)
-async def console_vendor(name: str) -> FileResponse:
+async def console_vendor(name: str, request: Request) -> Response:
     """hls.js (``vendor/hls.light.min.js``) when ``make vendor`` fetched it; 404 otherwise,
     and the console then plays HLS only where the browser does by itself."""
-    return _static(folder_file(VENDOR, name))
+    return static_file(request, folder_file(VENDOR, name), PAGE_HEADERS)

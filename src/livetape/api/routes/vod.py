@@ -1,22 +1,26 @@
 """The library over HTTP: DescribeVodPlayInfo, DescribeVodInfo, ModifyVodInfo, DeleteVodFile.
 
-The objects themselves are served by :mod:`livetape.api.routes.serving`.
+Each route makes one call to the playback service (:mod:`livetape.playback.playback_service`),
+which decides the play URLs; files are shown as :mod:`livetape.library.views` says. The
+objects themselves are served by :mod:`livetape.api.routes.serving`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
-from livetape.api.deps import play_urls, server, services
+from livetape.api.deps import server, services
+from livetape.api.envelope import Envelope, Ok
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
-from livetape.bounds import INT_MAX, INT_MIN, TAG_LENGTH, Input, UtcTime
-from livetape.db.models import VodFile
-from livetape.errors import Catalogue, LivetapeError
+from livetape.bounds import INT_MAX, INT_MIN, UtcTime
+from livetape.errors import Catalogue
+from livetape.library.file_changes import FileUpdate
 from livetape.library.search import FileQuery
+from livetape.library.views import FileDetail, FileView
 
 router = APIRouter(tags=["vod"])
 
@@ -25,15 +29,25 @@ Rlimit = Annotated[int, Query(ge=0, description="signed URLs: most viewer IPs (0
 PageNo = Annotated[int, Query(ge=1, le=INT_MAX)]
 
 
-async def described(
-    request: Request, app_id: str, rows: list[VodFile], *, jobs: bool = False,
-    exper: int = 0, rlimit: int = 0,
-) -> list[dict[str, Any]]:
-    """Files as the API shows them, with (maybe signed) play URLs."""
-    library = services(request).library
-    extras = await library.extras([row.file_id for row in rows], jobs=jobs)
-    urls = await play_urls(request, app_id, exper=exper, rlimit=rlimit)
-    return [library.describe(row, extras[row.file_id], urls) for row in rows]
+class FileSet(Envelope):
+    """One page of files and how many there are in all."""
+
+    total_count: int = Field(description="files found in all (every page)")
+    file_set: list[FileView]
+
+
+class FileAnswer(FileView, Envelope):
+    """A library file as it is now, with its play URLs."""
+
+
+class FileDetailAnswer(FileDetail, Envelope):
+    """A library file in full: renditions, snapshots, cover, jobs."""
+
+
+class Deleted(Ok):
+    """The file deleted."""
+
+    file_id: str
 
 
 @router.get("/v1/vod/play-info", summary="DescribeVodPlayInfo: play URLs by file name prefix")
@@ -43,12 +57,11 @@ async def play_info(
     page_no: PageNo = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
     exper: Exper = 0, rlimit: Rlimit = 0,
-) -> dict[str, Any]:
-    library = services(request).library
-    query = FileQuery(name_prefix=file_name)
-    total, rows = await library.search(who.app_id, query, page_no, page_size)
-    return {"code": 0, "message": "ok", "total_count": total,
-            "file_set": await described(request, who.app_id, rows, exper=exper, rlimit=rlimit)}
+) -> FileSet:
+    total, views = await services(request).playback.play_info(
+        who.app_id, file_name, page_no, page_size, str(request.base_url),
+        exper=exper, rlimit=rlimit)
+    return FileSet(total_count=total, file_set=views)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -71,29 +84,15 @@ async def list_files(
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     page_no: PageNo = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> FileSet:
     query = FileQuery(
         file_ids=_csv(file_ids), name_prefix=name_prefix, created_from=created_from,
         created_to=created_to, class_id=class_id, tags=_csv(tags), status=status,
         room_id=room_id, user_id=user_id, order_by=order_by, descending=order == "desc",
     )
-    library = services(request).library
-    total, rows = await library.search(who.app_id, query, page_no, page_size)
-    return {"code": 0, "message": "ok", "total_count": total,
-            "file_set": await described(request, who.app_id, rows)}
-
-
-class FileUpdate(Input):
-    """ModifyVodInfo: the fields to change (absent = unchanged)."""
-
-    file_name: str | None = Field(None, min_length=1, max_length=200, pattern="^[^/]*$",
-                                  description="at most LIVETAPE_MAX_FILE_NAME_LENGTH characters")
-    description: str | None = Field(None, max_length=1000)
-    class_id: int | None = Field(None, ge=0, le=INT_MAX)
-    tags: list[Annotated[str, Field(min_length=1, max_length=TAG_LENGTH)]] | None = None
-    expire_time: UtcTime | Literal[-1] | None = Field(
-        None, description="ISO 8601 time after which the file is deleted; -1 = never"
-    )
+    total, views = await services(request).playback.search(
+        who.app_id, query, page_no, page_size, str(request.base_url))
+    return FileSet(total_count=total, file_set=views)
 
 
 @router.patch("/v1/vod/files/{file_id}", summary="ModifyVodInfo")
@@ -101,36 +100,19 @@ class FileUpdate(Input):
 async def modify_file(
     file_id: str, body: FileUpdate, request: Request,
     who: Annotated[Identity, Depends(server)],
-) -> dict[str, Any]:
-    svc = services(request)
-    changes = body.model_dump(exclude_unset=True)
-    if "file_name" in changes and (
-        changes["file_name"] is None or "/" in changes["file_name"]
-        or len(changes["file_name"]) > svc.settings.max_file_name_length
-    ):
-        raise LivetapeError(Catalogue.INVALID_PARAMETER,
-                            f"file_name: 1-{svc.settings.max_file_name_length} characters, no '/'")
-    if len(changes.get("tags") or []) > svc.settings.max_tags:
-        raise LivetapeError(Catalogue.INVALID_PARAMETER, f"at most {svc.settings.max_tags} tags")
-    if changes.get("expire_time") == -1:
-        changes["expire_time"] = None  # never
-    for name in ("description", "class_id", "tags"):
-        if name in changes and changes[name] is None:
-            raise LivetapeError(Catalogue.INVALID_PARAMETER, f"{name} cannot be null")
-    if "class_id" in changes and not await svc.classes.exists(who.app_id, changes["class_id"]):
-        raise LivetapeError(Catalogue.NOT_FOUND, f"no class {changes['class_id']}")
-    row = await svc.library.modify(who.app_id, file_id, changes)
-    return {"code": 0, "message": "ok", **(await described(request, who.app_id, [row]))[0]}
+) -> FileAnswer:
+    view = await services(request).playback.modify(who.app_id, file_id, body,
+                                                   str(request.base_url))
+    return FileAnswer.model_validate(view, from_attributes=True)
 
 
 @router.delete("/v1/vod/files/{file_id}", summary="DeleteVodFile (every stored object)")
 @raises(Catalogue.NOT_FOUND)
 async def delete_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
-    await services(request).library.delete(who.app_id, file_id)
-    services(request).lookup.forget_file(file_id)
-    return {"code": 0, "message": "ok", "file_id": file_id}
+) -> Deleted:
+    await services(request).playback.delete(who.app_id, file_id)
+    return Deleted(file_id=file_id)
 
 
 @router.get("/v1/vod/files/{file_id}",
@@ -139,7 +121,7 @@ async def delete_file(
 async def get_file(
     file_id: str, request: Request, who: Annotated[Identity, Depends(server)],
     exper: Exper = 0, rlimit: Rlimit = 0,
-) -> dict[str, Any]:
-    row = await services(request).library.get(who.app_id, file_id)
-    found = await described(request, who.app_id, [row], jobs=True, exper=exper, rlimit=rlimit)
-    return {"code": 0, "message": "ok", "jobs": [], **found[0]}
+) -> FileDetailAnswer:
+    detail = await services(request).playback.file(who.app_id, file_id, str(request.base_url),
+                                                   exper=exper, rlimit=rlimit)
+    return FileDetailAnswer.model_validate(detail, from_attributes=True)

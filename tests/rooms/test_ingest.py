@@ -14,8 +14,8 @@ from aiortc.jitterbuffer import JitterFrame
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import SharedClock
 from livetape.client.publisher import codec_preferences
-from livetape.recorder import passthrough
 from livetape.recorder.bitstream import h264_nal_types, is_keyframe, opus_samples
+from livetape.rooms import ingest
 from livetape.rooms.clock import SenderClock
 
 
@@ -30,9 +30,9 @@ async def test_attached_receivers_deliver_the_sent_frames_bit_exact(
 ) -> None:
     # restore aiortc's decoder thread function afterwards (hygiene: it is process-wide)
     monkeypatch.setattr(receiver_module, "decoder_worker", receiver_module.decoder_worker)
-    passthrough.install()
-    assert passthrough.installed()
-    passthrough.install()  # idempotent
+    ingest.install()
+    assert ingest.installed()
+    ingest.install()  # idempotent
 
     media = EncodedMedia.synthetic(2.0, width=320, height=240)
     sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -56,7 +56,7 @@ async def test_attached_receivers_deliver_the_sent_frames_bit_exact(
         await receiver.setRemoteDescription(sender.localDescription)
         await receiver.setLocalDescription(await receiver.createAnswer())
         for transceiver in receiver.getTransceivers():
-            passthrough.attach(transceiver.receiver, functools.partial(collect, transceiver.kind))
+            ingest.attach(transceiver.receiver, functools.partial(collect, transceiver.kind))
         video_receiver = next(t.receiver for t in receiver.getTransceivers() if t.kind == "video")
         sr_clock = SenderClock(video_receiver, 90000)
         await sender.setRemoteDescription(receiver.localDescription)

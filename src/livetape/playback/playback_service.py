@@ -1,0 +1,200 @@
+"""Playback: every decision between a library file and a viewer.
+
+:class:`PlaybackService` is what the library's HTTP routes call. It decides which URLs a file
+is shown with (signed under one fresh grant when the app signs play URLs, plain otherwise)
+and whether a request for one of its objects may have it, and how much of it:
+
+- the object must exist and its file be playable (else 10008, as if absent);
+- for an app that signs, the URL's grant must check (:class:`PlayGuard`: signature, expiry,
+  the ``rlimit`` viewer IPs; else 403);
+- with billing enforced, playback stops once the balance has been at or below zero past
+  the grace period (``LIVETAPE_BILLING_PLAYBACK_GRACE_SECONDS``);
+- a trial grant (``exper`` seconds) serves an MP4 only up to the last byte of the packets
+  before the trial's end, an HLS segment only when it starts before it, and a media
+  playlist only up to the segment that holds it (:mod:`livetape.playback.playlists`).
+
+The answer is a :class:`Playable`: the local file, or a playlist rewritten for the grant,
+plus the trial's byte limit; the HTTP layer turns it into a response (ranges, 304).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from livetape.config import Settings
+from livetape.db.models import FileStatus, VodFile
+from livetape.errors import Catalogue, LivetapeError
+from livetape.library.file_changes import FileUpdate
+from livetape.library.files import Library, object_key
+from livetape.library.search import FileQuery
+from livetape.library.views import FileDetail, FileView, file_detail, file_view
+from livetape.playback.lookup import MediaLookup
+from livetape.playback.playlists import TrialIndex, rewrite_playlist, segment_start
+from livetape.playback.signing import Grant, PlayGuard, PlayUrls, new_grant
+from livetape.storage import InvalidKey
+
+MEDIA_TYPES = {
+    ".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t",
+    ".jpg": "image/jpeg", ".png": "image/png",
+}
+OTHER_TYPE = "application/octet-stream"
+Ranges = list[tuple[int, int]]  # inclusive (first, last) byte positions
+
+
+@dataclass(frozen=True)
+class Playable:
+    """What a request for a library object may have."""
+
+    path: Path
+    stat: os.stat_result
+    media_type: str
+    playlist: bytes | None = None  # a playlist signed for the grant: served instead of path
+    last_byte: int | None = None  # a trial MP4: the last byte that may be served
+    trial: int = 0  # the grant's trial seconds (0: none)
+
+    def clip(self, ranges: Ranges | None) -> Ranges | None:
+        """The byte ranges to serve of those asked for (None: the whole object). A trial
+        serves one range ending at its last byte (the whole trial when several or none were
+        asked); a range starting after it is refused (403)."""
+        if self.last_byte is None:
+            return ranges
+        first, last = ranges[0] if ranges and len(ranges) == 1 else (0, self.last_byte)
+        if first > self.last_byte:
+            raise LivetapeError(Catalogue.PLAY_FORBIDDEN, f"past the {self.trial} s trial "
+                                f"(bytes from {self.last_byte + 1} on)")
+        return [(first, min(last, self.last_byte))]
+
+
+class PlaybackService:
+    """Play URLs for library files, and the checks a request for their objects passes."""
+
+    def __init__(self, settings: Settings, library: Library, lookup: MediaLookup,
+                 guard: PlayGuard, trials: TrialIndex) -> None:
+        self._settings = settings
+        self._library = library
+        self._lookup = lookup
+        self._guard = guard
+        self._trials = trials
+
+    # --- which URLs a file is shown with ---------------------------------------------------
+
+    def base_url(self, request_base: str) -> str:
+        """Where play URLs point: LIVETAPE_PUBLIC_URL, else the URL the request came to."""
+        return (self._settings.public_url or request_base).rstrip("/")
+
+    async def play_urls(self, app_id: str, request_base: str, *, exper: int = 0,
+                        rlimit: int = 0) -> PlayUrls:
+        """The URL maker for an app's files: signed (one fresh grant) when the app signs."""
+        base = self.base_url(request_base)
+        signing = await self._lookup.signing(app_id)  # the key serve() checks against
+        if signing is None or not signing.required:
+            return PlayUrls(base, "", None)
+        grant = new_grant(self._settings.play_url_ttl_seconds, exper=exper, rlimit=rlimit)
+        return PlayUrls(base, signing.key, grant)
+
+    async def views(self, app_id: str, rows: list[VodFile], request_base: str, *,
+                    exper: int = 0, rlimit: int = 0) -> list[FileView]:
+        """Files as the API shows them, with their (maybe signed) play URLs."""
+        extras = await self._library.extras([row.file_id for row in rows])
+        urls = await self.play_urls(app_id, request_base, exper=exper, rlimit=rlimit)
+        return [file_view(row, extras[row.file_id], urls) for row in rows]
+
+    async def play_info(self, app_id: str, name_prefix: str, page_no: int, page_size: int,
+                        request_base: str, *, exper: int = 0,
+                        rlimit: int = 0) -> tuple[int, list[FileView]]:
+        """DescribeVodPlayInfo: one page of the files named ``name_prefix``..., and the total."""
+        query = FileQuery(name_prefix=name_prefix)
+        return await self.search(app_id, query, page_no, page_size, request_base,
+                                 exper=exper, rlimit=rlimit)
+
+    async def search(self, app_id: str, query: FileQuery, page_no: int, page_size: int,
+                     request_base: str, *, exper: int = 0,
+                     rlimit: int = 0) -> tuple[int, list[FileView]]:
+        """DescribeVodInfo: one page of the files ``query`` finds, and the total."""
+        total, rows = await self._library.search(app_id, query, page_no, page_size)
+        return total, await self.views(app_id, rows, request_base, exper=exper, rlimit=rlimit)
+
+    async def file(self, app_id: str, file_id: str, request_base: str, *, exper: int = 0,
+                   rlimit: int = 0) -> FileDetail:
+        """One file in full (its jobs too)."""
+        row = await self._library.get(app_id, file_id)
+        extras = await self._library.extras([file_id], jobs=True)
+        urls = await self.play_urls(app_id, request_base, exper=exper, rlimit=rlimit)
+        return file_detail(row, extras[file_id], urls)
+
+    async def own_file(self, app_id: str, file_id: str, user_id: str | None,
+                       request_base: str) -> FileView:
+        """A file for the user who recorded it (``user_id``; None: the app's server, any
+        file). Another user's file answers 10008, as if absent."""
+        row = await self._library.get(app_id, file_id)
+        if user_id is not None and row.user_id != user_id:
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no file {file_id!r}")
+        return (await self.views(app_id, [row], request_base))[0]
+
+    async def modify(self, app_id: str, file_id: str, update: FileUpdate,
+                     request_base: str) -> FileView:
+        """ModifyVodInfo, answering the file as it is now."""
+        row = await self._library.modify(app_id, file_id, update)
+        return (await self.views(app_id, [row], request_base))[0]
+
+    async def delete(self, app_id: str, file_id: str) -> None:
+        """DeleteVodFile: its objects and rows go; its URLs answer 404 at once."""
+        await self._library.delete(app_id, file_id)
+        self._lookup.forget_file(file_id)
+
+    # --- what a request for an object may have ------------------------------------------
+
+    async def open(self, app_id: str, file_id: str, name: str, url_path: str,
+                   query: dict[str, str], client_ip: str) -> Playable:
+        """The object ``name`` of a file for a request of ``url_path?query`` from
+        ``client_ip``, after every check (see the module's docstring)."""
+        key = object_key(app_id, file_id, name)  # before the database or the disk is asked
+        if key is None:
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name[:100]!r} for file "
+                                f"{file_id[:100]!r}", hint="use a URL from play info")
+        status = await self._lookup.file_status(app_id, file_id)
+        try:
+            local = self._library.storage.local_path(key)
+        except InvalidKey:  # a link inside the storage folder that points out of it
+            local = None
+        if status is None or not FileStatus(status).playable or local is None:
+            raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
+        signing = await self._lookup.signing(app_id)
+        grant: Grant | None = None
+        if signing is not None and signing.required:
+            grant = self._guard.check(signing.key, url_path, query, client_ip)
+        if self._settings.billing_enforce:
+            await self._not_suspended(app_id)
+        suffix = local.suffix.lower()
+        media_type = MEDIA_TYPES.get(suffix, OTHER_TYPE)
+        stat = os.stat(local)  # one syscall on a local file: cheaper than a thread hop
+        if grant is None:
+            return Playable(local, stat, media_type)
+        trial = grant.trial_seconds
+        if suffix == ".m3u8":
+            text = await asyncio.to_thread(local.read_text)
+            body = rewrite_playlist(text, url_path, signing.key if signing else "", grant)
+            return Playable(local, stat, media_type, playlist=body.encode(), trial=trial)
+        if trial and suffix == ".ts":
+            start = await asyncio.to_thread(segment_start, local.parent / "index.m3u8",
+                                            local.name)
+            if start is None or start >= trial:
+                raise LivetapeError(Catalogue.PLAY_FORBIDDEN,
+                                    f"past the {trial} s trial: this segment starts later")
+        if trial and suffix == ".mp4":
+            limit = await asyncio.to_thread(self._trials.trial_bytes, local, trial)
+            return Playable(local, stat, media_type, last_byte=limit - 1, trial=trial)
+        return Playable(local, stat, media_type, trial=trial)
+
+    async def _not_suspended(self, app_id: str) -> None:
+        """Playback stops once the balance has been at or below zero past the grace period."""
+        since = await self._lookup.overdue_since(app_id)
+        grace = self._settings.billing_playback_grace_seconds
+        if since is not None and (datetime.now(UTC) - since).total_seconds() > grace:
+            raise LivetapeError(Catalogue.PLAYBACK_SUSPENDED,
+                                f"the balance has been at or below zero since "
+                                f"{since.isoformat()} (grace {grace:g} s)")
