@@ -45,7 +45,7 @@ def operations(routers: list[APIRouter]) -> list[tuple[str, str, APIRoute]]:
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
-                found += [(m.lower(), route.path, route) for m in sorted(route.methods)]
+                found += [(m.lower(), route.path_format, route) for m in sorted(route.methods)]
     return found
 
 
@@ -77,7 +77,7 @@ def problems(schema: dict[str, Any], method: str, path: str, route: APIRoute) ->
                 content.get("application/json", {}).get("schema", {}), components):
             found.append(f"request body is not typed: {content}")
     errors = {s: r for s, r in responses.items() if s[0] in "45"}
-    if not {"400", "401"} <= set(errors):  # bad input, no credentials
+    if not {"400", "401"} <= set(errors):  # bad input, no credentials (all of these need some)
         found.append(f"error statuses missing: {sorted(responses)}")
     found += [f"{status} has no ErrorBody (FastAPI's own 422?)" for status, r in errors.items()
               if r.get("content", {}).get("application/json", {}).get("schema")
