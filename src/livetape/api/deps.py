@@ -15,6 +15,7 @@ from livetape.billing.plans import PlanBook
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
+from livetape.jobs.processing_service import ProcessingService
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
@@ -36,6 +37,7 @@ class Services:
     library: Library
     classes: ClassTree
     jobs: JobQueue
+    processing: ProcessingService
     lookup: MediaLookup
     playback: PlaybackService
     balances: Balances

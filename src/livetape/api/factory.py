@@ -41,6 +41,7 @@ from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.pool import WorkerPool
+from livetape.jobs.processing_service import ProcessingService
 from livetape.jobs.processor import clear_work_folder
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
@@ -77,8 +78,10 @@ def create_app(config: Settings) -> FastAPI:
         await db.start()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
         library = Library(db.sessions, create_storage(config), jobs, config)
+        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
-                          max_token_ttl=config.max_token_ttl_seconds)
+                          max_token_ttl=config.max_token_ttl_seconds,
+                          on_change=lookup.forget_app)  # playback sees new settings at once
         balances, classes = Balances(db.sessions), ClassTree(db.sessions)
         node = InProcessMediaNode(config)  # the seam: everything live goes through it
         room_service = RoomService(config, db.sessions, node)
@@ -90,12 +93,12 @@ def create_app(config: Settings) -> FastAPI:
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         await node.start(recordings.events)
-        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
-            config, db, apps, room_service, recordings, library, classes, jobs, lookup,
-            playback, balances, plans, biller,
+            config, db, apps, room_service, recordings, library, classes, jobs,
+            ProcessingService(config, library, jobs, apps), lookup, playback, balances, plans,
+            biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,

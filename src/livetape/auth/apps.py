@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.auth.keys import KeyService, new_key, new_secret, token_kid
@@ -56,8 +57,10 @@ class Identity:
 
 class AppService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 token_ttl: int = 86400, max_token_ttl: int = 604800) -> None:
+                 token_ttl: int = 86400, max_token_ttl: int = 604800,
+                 on_change: Callable[[str], None] | None = None) -> None:
         self.sessions = sessions
+        self._on_change = on_change  # told the app id when its settings change (caches)
         self.keys = KeyService(sessions)
         self.token_ttl = token_ttl  # a minted token's lifetime unless asked otherwise
         self.max_token_ttl = max_token_ttl  # longest lifetime minted or accepted
@@ -79,6 +82,37 @@ class AppService:
             if app is not None:
                 app.vod_activated = activated
             return app
+
+    async def update_settings(
+        self, app_id: str, *, sign_play_urls: bool | None = None,
+        vod_activated: bool | None = None, record_enabled: bool | None = None,
+        rotate_play_key: bool = False,
+    ) -> App | None:
+        """Change the settings given (None: unchanged); a new play key (the anti-leech KEY)
+        when ``rotate_play_key``. Returns the app, None when there is no such app."""
+        values: dict[str, object] = {
+            name: value for name, value in (("sign_play_urls", sign_play_urls),
+                                            ("vod_activated", vod_activated),
+                                            ("record_enabled", record_enabled))
+            if value is not None}
+        if rotate_play_key:
+            values["play_key"] = secrets.token_hex(16)
+        if values:
+            async with self.sessions() as session, session.begin():
+                await session.execute(update(App).where(App.app_id == app_id).values(**values))
+            if self._on_change is not None:
+                self._on_change(app_id)
+        return await self.get(app_id)
+
+    async def set_watermark(self, app_id: str, key: str | None,
+                            position: str | None = None) -> None:
+        """Point the app at its watermark template's storage key (None: no watermark), in
+        ``position`` when given."""
+        values: dict[str, object] = {"watermark_key": key}
+        if position is not None:
+            values["watermark_position"] = position
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(App).where(App.app_id == app_id).values(**values))
 
     async def first_named(self, name: str) -> App | None:
         async with self.sessions() as session:

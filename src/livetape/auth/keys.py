@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from livetape.auth.app_views import KeyView
 from livetape.db.models import App, AppKey, utcnow
 from livetape.errors import Catalogue, LivetapeError
 
@@ -77,20 +78,20 @@ class KeyService:
             return valid
         return [secret for secret in valid if token_kid(secret) == kid]
 
-    async def list(self, app_id: str) -> list[dict[str, Any]]:
+    async def list(self, app_id: str) -> list[KeyView]:
         async with self._sessions() as session:
             app = await session.get(App, app_id)
             keys = list(await session.scalars(select(AppKey).where(AppKey.app_id == app_id)
                                               .order_by(AppKey.created_at)))
         at = utcnow()
         current = app.secret_key if app is not None else ""
-        return [{
-            "key_id": key.key_id, "secret": mask(key.secret),
-            "state": ("revoked" if key.revoked_at else "current" if key.secret == current
-                      else "expired" if key.expires_at and key.expires_at <= at else "grace"),
-            "create_time": key.created_at.isoformat(),
-            "expire_time": key.expires_at.isoformat() if key.expires_at else None,
-        } for key in keys]
+        return [KeyView(
+            key_id=key.key_id, secret=mask(key.secret),
+            state=("revoked" if key.revoked_at else "current" if key.secret == current
+                   else "expired" if key.expires_at and key.expires_at <= at else "grace"),
+            create_time=key.created_at.isoformat(),
+            expire_time=key.expires_at.isoformat() if key.expires_at else None,
+        ) for key in keys]
 
     async def rotate(self, app_id: str, grace_seconds: int) -> tuple[AppKey, str]:
         """A new current key; the old one expires after ``grace_seconds``. Returns the new

@@ -15,12 +15,12 @@ from __future__ import annotations
 import calendar
 import logging
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.balance import to_cny
+from livetape.billing.billing_views import DayStatement, LineView
 from livetape.billing.charges import PricedDay, price_days
 from livetape.billing.plans import PlanBook
 from livetape.billing.prices import PriceTable
@@ -41,10 +41,6 @@ def month_span(month: str | None) -> tuple[date, date]:
     it is no month."""
     first = date.fromisoformat(f"{month}-01") if month else utc_today().replace(day=1)
     return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
-def line_view(line: dict[str, Any]) -> dict[str, Any]:
-    return {**line, "amount": to_cny(int(line["amount"]))}
 
 
 class Biller:
@@ -108,7 +104,7 @@ class Biller:
                 Bill.day <= last.isoformat()))
             return {b.day: b for b in rows}
 
-    async def statement(self, app_id: str, first: date, last: date) -> list[dict[str, Any]]:
+    async def statement(self, app_id: str, first: date, last: date) -> list[DayStatement]:
         """Each day's usage and cost: the bill where the day is billed, else an estimate
         priced the same way (``billed`` false)."""
         bills = await self.bills(app_id, first, last)
@@ -117,9 +113,10 @@ class Biller:
             bill = bills.get(priced.usage.day)
             lines = bill.lines if bill is not None else priced.lines
             amount = bill.amount if bill is not None else priced.amount
-            days.append({**priced.usage.view(), "mode": bill.mode if bill else priced.plan.mode,
-                         "cost": to_cny(amount), "billed": bill is not None,
-                         "lines": [line_view(x) for x in lines]})
+            days.append(DayStatement.model_validate({
+                **priced.usage.view(), "mode": bill.mode if bill else priced.plan.mode,
+                "cost": to_cny(amount), "billed": bill is not None,
+                "lines": [LineView.of(x) for x in lines]}))
         return days
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from livetape.billing.billing_views import PackageView, PlanState, PlanView, PostpaidView
 from livetape.db.models import BillingPlan
 from livetape.db.upsert import insert
 from livetape.errors import Catalogue, LivetapeError
@@ -30,11 +30,11 @@ class Plan:
     traffic_gb: int = 0
     since: str | None = None  # the first day it applies; None: never chosen
 
-    def view(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"mode": self.mode, "since": self.since}
+    def view(self) -> PlanView:
         if self.mode == "package":
-            shown |= {"storage_gb": self.storage_gb, "traffic_gb": self.traffic_gb}
-        return shown
+            return PackageView(mode="package", since=self.since, storage_gb=self.storage_gb,
+                               traffic_gb=self.traffic_gb)
+        return PostpaidView(mode="postpaid", since=self.since)
 
 
 POSTPAID = Plan()
@@ -95,10 +95,10 @@ class PlanBook:
                       "traffic_gb": given.traffic_gb, "created_at": given.created_at}))
         return Plan(plan.mode, plan.storage_gb, plan.traffic_gb, begins)
 
-    async def view(self, app_id: str, today: date) -> dict[str, Any]:
+    async def view(self, app_id: str, today: date) -> PlanState:
         """The mode in force today and the change waiting for the next billing day, if any."""
         schedule = await self.schedule(app_id)
         day = today.isoformat()
         pending = [p for p in schedule.plans if p.since is not None and p.since > day]
-        return {"current": schedule.on(day).view(),
-                "pending": pending[-1].view() if pending else None}
+        return PlanState(current=schedule.on(day).view(),
+                         pending=pending[-1].view() if pending else None)

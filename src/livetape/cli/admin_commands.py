@@ -69,7 +69,8 @@ def app_keys() -> None:
 @DATA_DIR
 def app_keys_list(app_id: str, data_dir: str | None) -> None:
     """The keys of APP_ID, masked, with their state."""
-    print_json({"keys": with_apps(settings_from(data_dir), lambda apps: apps.keys.list(app_id))})
+    keys = with_apps(settings_from(data_dir), lambda apps: apps.keys.list(app_id))
+    print_json({"keys": [key.model_dump() for key in keys]})
 
 
 @app_keys.command("rotate")

@@ -95,7 +95,7 @@ def plan(app_id: str, mode: str, storage_gb: int, traffic_gb: int,
             except LivetapeError as exc:
                 raise click.BadParameter(exc.detail or exc.kind.message) from exc
             await b.plans.choose(app_id, chosen, utc_today())
-        return {"app_id": app_id, **await b.plans.view(app_id, utc_today())}
+        return {"app_id": app_id, **(await b.plans.view(app_id, utc_today())).model_dump()}
 
     print_json(_run(data_dir, choose))
 
@@ -132,7 +132,7 @@ def report(app_id: str, month: str | None, data_dir: str | None) -> None:
     async def gather(b: Billing) -> tuple[list[dict[str, Any]], str]:
         await b.require_app(app_id)
         days = await b.biller.statement(app_id, first, last) if first <= last else []
-        return days, to_cny(await b.balances.balance(app_id))
+        return [d.model_dump() for d in days], to_cny(await b.balances.balance(app_id))
 
     days, balance = _run(data_dir, gather)
     click.echo(render(app_id, first, days, balance))

@@ -184,14 +184,3 @@ class JobQueue:
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
             .values(state=JobState.FAILED, error="file deleted", finished_at=utcnow())
         )
-
-    @staticmethod
-    def describe(job: Job) -> dict[str, Any]:
-        return {
-            "job_id": job.job_id, "file_id": job.file_id, "kind": job.kind,
-            "params": job.params, "state": job.state, "progress": job.progress,
-            "error": job.error, "attempts": job.attempts,
-            "create_time": job.created_at.isoformat(),
-            "start_time": job.started_at.isoformat() if job.started_at else None,
-            "finish_time": job.finished_at.isoformat() if job.finished_at else None,
-        }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +16,33 @@ from livetape.db.models import VodClass, VodFile
 from livetape.errors import Catalogue, LivetapeError
 
 TOP = 0
+
+
+class ClassView(BaseModel):
+    """A class: its id, name and parent (0: top level)."""
+
+    class_id: int
+    name: str
+    parent_id: int
+
+    @classmethod
+    def of(cls, row: VodClass) -> ClassView:
+        return cls(class_id=row.class_id, name=row.name, parent_id=row.parent_id)
+
+
+class ClassNode(ClassView):
+    """A class in the tree, with its subclasses."""
+
+    file_count: int = Field(description="the class's own files")
+    children: list[ClassNode]
+    total_file_count: int = Field(description="the files of its whole subtree")
+
+
+class ClassTreeView(BaseModel):
+    """DescribeAllClass: the top-level classes, and the count of uncategorized files."""
+
+    class_set: list[ClassNode]
+    uncategorized_file_count: int = Field(description="the files in class 0")
 
 
 class ClassTree:
@@ -85,7 +113,7 @@ class ClassTree:
             await session.delete(row)
         return int(files)
 
-    async def tree(self, app_id: str) -> dict[str, Any]:
+    async def tree(self, app_id: str) -> ClassTreeView:
         """DescribeAllClass: the top-level classes with their subclasses and file counts.
 
         ``file_count`` counts a class's own files, ``total_file_count`` its whole subtree;
@@ -113,4 +141,5 @@ class ClassTree:
 
         for node in top:
             total(node)
-        return {"class_set": top, "uncategorized_file_count": counts.get(TOP, 0)}
+        return ClassTreeView.model_validate(
+            {"class_set": top, "uncategorized_file_count": counts.get(TOP, 0)})

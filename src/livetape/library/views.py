@@ -8,12 +8,10 @@ values are those the original product answers; optional keys (a rendition's ``co
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from livetape.db.models import FileStatus, Rendition, VodFile
-from livetape.jobs.queue import JobQueue
+from livetape.jobs.job_view import JobView
 from livetape.library.files import HLS_MASTER, FileExtras, Library, UrlFor
 
 
@@ -78,7 +76,7 @@ class FileView(BaseModel):
 class FileDetail(FileView):
     """A file in full: its processing jobs too."""
 
-    jobs: list[dict[str, Any]] = Field(description="its jobs, as GET /v1/vod/jobs shows them")
+    jobs: list[JobView] = Field(description="its jobs, as GET /v1/vod/jobs shows them")
 
 
 def _rendition(url_for: UrlFor, rendition: Rendition) -> PlayItem:
@@ -124,4 +122,4 @@ def file_view(row: VodFile, extras: FileExtras, url_for: UrlFor) -> FileView:
 def file_detail(row: VodFile, extras: FileExtras, url_for: UrlFor) -> FileDetail:
     """A file in full: :func:`file_view` and its jobs (oldest first)."""
     view = file_view(row, extras, url_for)
-    return FileDetail(**dict(view), jobs=[JobQueue.describe(job) for job in extras.jobs])
+    return FileDetail(**dict(view), jobs=[JobView.of(job) for job in extras.jobs])

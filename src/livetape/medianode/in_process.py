@@ -192,7 +192,7 @@ class InProcessMediaNode:
         return [LiveStream(
             app_id=p.app_id, room_id=p.room_id, user_id=p.user_id, src_type=p.src_type,
             publication_id=p.publication_id, state=p.state, kinds=sorted(p.kinds),
-            codecs={k: c for k in sorted(p.kinds) if (c := p.codec(k)) is not None},
+            codecs={k: p.codec(k) for k in sorted(p.kinds)},
             recording_ids=sorted(r.start.recording_id for r in self._recorders.values()
                                  if r.publication is p and r.finishing is None),
         ) for p in found]

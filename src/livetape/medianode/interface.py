@@ -66,7 +66,8 @@ class LiveStream(Message):
     publication_id: str
     state: str = Field(description="connecting, connected (ICE and DTLS up)")
     kinds: list[str] = Field(description="'audio', 'video': sorted")
-    codecs: dict[str, str] = Field(description="kind -> codec ('h264', 'vp8', 'opus')")
+    codecs: dict[str, str | None] = Field(
+        description="kind -> codec ('h264', 'vp8', 'opus'; null until negotiated)")
     recording_ids: list[str] = Field(description="the recorders writing this stream")
 
 

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
@@ -28,6 +27,13 @@ from livetape.library.files import Library
 from livetape.medianode.interface import MediaNode, RecorderStart
 from livetape.recording.admission import RecordingAdmission
 from livetape.recording.record_request import RecordRequest
+from livetape.recording.recording_view import (
+    RecordingDetail,
+    RecordingProgress,
+    RecordingStarted,
+    RecordingStopped,
+    RecordingView,
+)
 from livetape.recording.segments import SegmentLedger
 
 log = logging.getLogger(__name__)
@@ -86,7 +92,8 @@ class RecordingService:
 
     # the API's operations ----------------------------------------------------------------
 
-    async def handle(self, who: Identity, request: RecordRequest) -> dict[str, object]:
+    async def handle(self, who: Identity,
+                     request: RecordRequest) -> RecordingStarted | RecordingStopped:
         """POST /v1/record: start or stop recording a stream, by the table's rules."""
         if request.operation == "start":
             await self._admission.check(who.app_id, request)
@@ -103,7 +110,7 @@ class RecordingService:
                 if room.type == "pair":
                     raise LivetapeError(Catalogue.PAIR_ROOM)
                 recording = await self._start(key, request)
-                return {"recording_id": recording.recording_id}
+                return RecordingStarted(recording_id=recording.recording_id)
             return await self._stop(key)
 
     @asynccontextmanager
@@ -155,7 +162,7 @@ class RecordingService:
         log.info("recording %s started: %s/%s/%s", recording_id, room_id, user_id, src_type)
         return recording
 
-    async def _stop(self, key: tuple[str, str, str, str]) -> dict[str, object]:
+    async def _stop(self, key: tuple[str, str, str, str]) -> RecordingStopped:
         active = self._active.get(key)
         if active is not None:
             reason = await self._end(active, "stopped")
@@ -171,7 +178,7 @@ class RecordingService:
                 Catalogue.ALREADY_ENDED, f"it ended: {reason}",
                 recording_id=recording_id, file_ids=file_ids, end_reason=reason,
             )
-        return {"recording_id": recording_id, "file_ids": file_ids}
+        return RecordingStopped(recording_id=recording_id, file_ids=file_ids)
 
     async def _latest(self, key: tuple[str, str, str, str]) -> Recording | None:
         app_id, room_id, user_id, src_type = key
@@ -243,12 +250,14 @@ class RecordingService:
 
     # views -------------------------------------------------------------------------------
 
-    async def get(self, app_id: str, recording_id: str) -> dict[str, object]:
+    async def get(self, app_id: str, recording_id: str) -> RecordingDetail:
+        """The recording; ``received``, ``written`` and ``dropped`` are set (and shown) only
+        while it runs."""
         async with self._sessions() as session:
             row = await session.get(Recording, recording_id)
         if row is None or row.app_id != app_id:
             raise LivetapeError(Catalogue.NOT_FOUND, f"no recording {recording_id!r}")
-        view = _recording_view(row)
+        view = RecordingView.of(row).model_dump()
         view["file_ids"] = await self.file_ids(recording_id)
         active = self._active.get((row.app_id, row.room_id, row.user_id, row.src_type))
         if active is not None and active.recording.recording_id == recording_id:
@@ -257,9 +266,9 @@ class RecordingService:
                 view["received"] = stats.received
                 view["written"] = stats.written
                 view["dropped"] = stats.dropped
-        return view
+        return RecordingDetail(**view)
 
-    async def in_progress(self, app_id: str) -> list[dict[str, object]]:
+    async def in_progress(self, app_id: str) -> list[RecordingProgress]:
         """The app's running recordings, oldest first, with how long each has run, the file
         being written (``segment``: its number, 0 before the first key frame) and the files
         that already landed."""
@@ -267,33 +276,18 @@ class RecordingService:
         views = []
         for active in sorted((a for k, a in self._active.items() if k[0] == app_id),
                              key=lambda a: a.recording.started_at):
-            view = _recording_view(active.recording)
-            view["elapsed_seconds"] = round((now - active.recording.started_at).total_seconds(), 1)
             stats = await self._node.recording_stats(active.recording.recording_id)
-            if stats is not None:
-                view["segment"] = stats.segment
-                view["written"] = stats.written
-            view["file_ids"] = await self.file_ids(active.recording.recording_id)
-            views.append(view)
+            views.append(RecordingProgress(
+                **RecordingView.of(active.recording).model_dump(),
+                elapsed_seconds=round((now - active.recording.started_at).total_seconds(), 1),
+                segment=stats.segment if stats is not None else 0,
+                written=stats.written if stats is not None else {},
+                file_ids=await self.file_ids(active.recording.recording_id),
+            ))
         return views
 
-    def active_in_room(self, app_id: str, room_id: str) -> list[dict[str, object]]:
+    def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
         return [
-            _recording_view(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
+            RecordingView.of(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
             if (ap, r) == (app_id, room_id)
         ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _recording_view(row: Recording) -> dict[str, object]:
-    return {
-        "recording_id": row.recording_id, "room_id": row.room_id, "user_id": row.user_id,
-        "src_type": row.src_type, "record_type": row.record_type, "file_name": row.file_name,
-        "class_id": row.class_id, "tags": row.tags, "transcode": row.transcode,
-        "screenshot": row.screenshot, "watermark": row.watermark, "state": row.state,
-        "end_reason": row.end_reason, "started_at": _iso(row.started_at),
-        "ended_at": _iso(row.ended_at),
-    }

@@ -19,6 +19,7 @@ from livetape.medianode.interface import (
     PublishOffer,
     TrickleRequest,
 )
+from livetape.rooms.room_view import MemberView, StreamView
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ class RoomService:
         if room is None:
             raise LivetapeError(Catalogue.ROOM_NOT_FOUND, f"room {room_id!r}")
         return room
+
+    async def members(self, app_id: str, room_id: str) -> list[MemberView]:
+        """Who publishes in the room now, and what (by user, then source, as the node lists)."""
+        members: dict[str, list[StreamView]] = {}
+        for stream in await self.streams(app_id, room_id):
+            members.setdefault(stream.user_id, []).append(StreamView.of(stream))
+        return [MemberView(user_id=user, streams=streams) for user, streams in members.items()]
 
     async def delete(self, app_id: str, room_id: str) -> None:
         room = await self.get(app_id, room_id)

@@ -1,17 +1,17 @@
 """The app's own settings and keys: VOD activation, the recording switch, signed play URLs (the
-anti-leech key); the watermark template is shown here and set in ``api/processing``."""
+anti-leech key); the watermark template is shown here and set in ``api/routes/processing``."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
-from sqlalchemy import update
 
 from livetape.api.deps import server, services
+from livetape.api.envelope import Envelope
 from livetape.api.openapi import raises
+from livetape.auth.app_views import AppSettingsView, KeyView
 from livetape.auth.apps import Identity
 from livetape.bounds import Input
 from livetape.db.models import App
@@ -29,44 +29,45 @@ class AppUpdate(Input):
     record_enabled: bool | None = Field(None, description="the app's recording switch")
 
 
-def _describe(app: App) -> dict[str, Any]:
-    return {
-        "code": 0, "message": "ok", "app_id": app.app_id, "name": app.name,
-        "sign_play_urls": app.sign_play_urls, "play_key": app.play_key,
-        "vod_activated": app.vod_activated, "record_enabled": app.record_enabled,
-        "watermark": {"position": app.watermark_position} if app.watermark_key else None,
-    }
+class AppAnswer(AppSettingsView, Envelope):
+    """The app's settings."""
 
 
-async def _app(request: Request, app_id: str) -> App:
-    app = await services(request).apps.get(app_id)
+class KeyList(Envelope):
+    keys: list[KeyView]
+
+
+class KeyRotated(Envelope):
+    key_id: str
+    secret_key: str = Field(description="the new secret key: shown this once")
+    old_key_grace_seconds: int
+
+
+class KeyRevoked(Envelope):
+    key_id: str
+
+
+def _answer(app: App | None, app_id: str) -> AppAnswer:
     if app is None:  # deleted under the caller
         raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
-    return app
+    return AppAnswer(**AppSettingsView.of(app).model_dump())
 
 
 @router.get("/app", summary="The app's settings (with the KEY that signs play URLs)")
 @raises(Catalogue.NOT_FOUND)
-async def get_app(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
-    return _describe(await _app(request, who.app_id))
+async def get_app(request: Request, who: Annotated[Identity, Depends(server)]) -> AppAnswer:
+    return _answer(await services(request).apps.get(who.app_id), who.app_id)
 
 
 @router.patch("/app", summary="Change the app's settings")
 @raises(Catalogue.NOT_FOUND)
 async def patch_app(
     body: AppUpdate, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in ("sign_play_urls", "vod_activated", "record_enabled"):
-        if getattr(body, name) is not None:
-            values[name] = getattr(body, name)
-    if body.rotate_play_key:
-        values["play_key"] = secrets.token_hex(16)
-    if values:
-        async with services(request).db.sessions() as session, session.begin():
-            await session.execute(update(App).where(App.app_id == who.app_id).values(**values))
-        services(request).lookup.forget_app(who.app_id)
-    return _describe(await _app(request, who.app_id))
+) -> AppAnswer:
+    app = await services(request).apps.update_settings(
+        who.app_id, sign_play_urls=body.sign_play_urls, vod_activated=body.vod_activated,
+        record_enabled=body.record_enabled, rotate_play_key=body.rotate_play_key)
+    return _answer(app, who.app_id)
 
 
 MAX_GRACE_SECONDS = 100 * 365 * 86400  # a century; far longer would overflow the expiry date
@@ -80,9 +81,8 @@ class Rotation(Input):
 
 
 @router.get("/app/keys", summary="The app's secret keys, masked, with their state")
-async def list_keys(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
-    keys = await services(request).apps.keys.list(who.app_id)
-    return {"code": 0, "message": "ok", "keys": keys}
+async def list_keys(request: Request, who: Annotated[Identity, Depends(server)]) -> KeyList:
+    return KeyList(keys=await services(request).apps.keys.list(who.app_id))
 
 
 @router.post("/app/keys/rotate",
@@ -90,18 +90,17 @@ async def list_keys(request: Request, who: Annotated[Identity, Depends(server)])
 @raises(Catalogue.NOT_FOUND)
 async def rotate_key(
     body: Rotation, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
+) -> KeyRotated:
     svc = services(request)
     grace = svc.settings.key_grace_seconds if body.grace_seconds is None else body.grace_seconds
     key, secret = await svc.apps.keys.rotate(who.app_id, grace)
-    return {"code": 0, "message": "ok", "key_id": key.key_id, "secret_key": secret,
-            "old_key_grace_seconds": grace}
+    return KeyRotated(key_id=key.key_id, secret_key=secret, old_key_grace_seconds=grace)
 
 
 @router.delete("/app/keys/{key_id}", summary="Revoke a key at once (not the current one)")
 @raises(Catalogue.NOT_FOUND, Catalogue.CONFLICT)
 async def revoke_key(
     key_id: str, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
+) -> KeyRevoked:
     await services(request).apps.keys.revoke(who.app_id, key_id)
-    return {"code": 0, "message": "ok", "key_id": key_id}
+    return KeyRevoked(key_id=key_id)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import hmac
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from livetape.api.deps import bearer, server, services
+from livetape.api.envelope import Envelope
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
 from livetape.billing.balance import to_cny, to_micro
-from livetape.billing.bills import line_view, month_span
+from livetape.billing.billing_views import BillView, DayStatement, EntryView, PlanState
+from livetape.billing.bills import month_span
 from livetape.billing.plans import checked
 from livetape.billing.usage import utc_today
 from livetape.bounds import Input
@@ -30,6 +32,34 @@ MONTH = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$
 MAX_PACKAGE_GB = 10**9
 
 
+class UsageAnswer(Envelope):
+    currency: str = Field(description="CNY")
+    days: list[DayStatement]
+
+
+class BillsAnswer(Envelope):
+    currency: str = Field(description="CNY")
+    month: str = Field(description="YYYY-MM")
+    total: str = Field(description="the month's bills, CNY")
+    bills: list[BillView]
+
+
+class PlanAnswer(PlanState, Envelope):
+    """The billing mode in force and any change pending."""
+
+
+class BalanceAnswer(Envelope):
+    balance: str = Field(description="CNY")
+    entries: list[EntryView] = Field(description="the latest movements, newest first")
+
+
+class TopUpAnswer(Envelope):
+    app_id: str
+    ref: str
+    added: bool = Field(description="false: this ref was counted already")
+    balance: str = Field(description="CNY")
+
+
 @router.get("/billing/usage",
             summary="Daily usage and cost: traffic, storage peak, transcode minutes by tier")
 @raises(Catalogue.INVALID_PARAMETER)
@@ -37,14 +67,14 @@ async def usage(
     request: Request, who: Annotated[Identity, Depends(server)],
     first: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
     last: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
-) -> dict[str, Any]:
+) -> UsageAnswer:
     last = last or utc_today()
     first = first or date.fromordinal(max(last.toordinal() - 29, 1))  # 30 days, from year 1
     if first > last or (last - first).days >= MAX_DAYS:
         raise LivetapeError(Catalogue.INVALID_PARAMETER,
                             f"from must be on or before to, at most {MAX_DAYS} days")
     days = await services(request).biller.statement(who.app_id, first, last)
-    return {"code": 0, "message": "ok", "currency": "CNY", "days": days}
+    return UsageAnswer(currency="CNY", days=days)
 
 
 @router.get("/billing/bills", summary="The month's daily bills with their line items")
@@ -52,13 +82,12 @@ async def bills(
     request: Request, who: Annotated[Identity, Depends(server)],
     month: Annotated[str | None, Query(pattern=MONTH,
                                        description="YYYY-MM (UTC); default this month")] = None,
-) -> dict[str, Any]:
+) -> BillsAnswer:
     first, last = month_span(month)
     found = await services(request).biller.bills(who.app_id, first, last)
-    rows = [{"day": b.day, "mode": b.mode, "amount": to_cny(b.amount),
-             "lines": [line_view(x) for x in b.lines]} for _, b in sorted(found.items())]
-    return {"code": 0, "message": "ok", "currency": "CNY", "month": first.isoformat()[:7],
-            "total": to_cny(sum(b.amount for b in found.values())), "bills": rows}
+    return BillsAnswer(currency="CNY", month=first.isoformat()[:7],
+                       total=to_cny(sum(b.amount for b in found.values())),
+                       bills=[BillView.of(b) for _, b in sorted(found.items())])
 
 
 class PlanRequest(Input):
@@ -70,28 +99,28 @@ class PlanRequest(Input):
 
 
 @router.get("/billing/plan", summary="The billing mode in force and any change pending")
-async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+async def plan(request: Request, who: Annotated[Identity, Depends(server)]) -> PlanAnswer:
     shown = await services(request).plans.view(who.app_id, utc_today())
-    return {"code": 0, "message": "ok", **shown}
+    return PlanAnswer(current=shown.current, pending=shown.pending)
 
 
 @router.put("/billing/plan", summary="Choose postpaid or a package, from the next billing day")
 @raises(Catalogue.INVALID_PARAMETER)
 async def choose_plan(body: PlanRequest, request: Request,
-                      who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+                      who: Annotated[Identity, Depends(server)]) -> PlanAnswer:
     plans = services(request).plans
     await plans.choose(who.app_id, checked(body.mode, body.storage_gb, body.traffic_gb),
                        utc_today())
-    return {"code": 0, "message": "ok", **await plans.view(who.app_id, utc_today())}
+    shown = await plans.view(who.app_id, utc_today())
+    return PlanAnswer(current=shown.current, pending=shown.pending)
 
 
 @router.get("/billing/balance", summary="The app's balance (CNY) and its latest movements")
-async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -> dict[str, Any]:
+async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -> BalanceAnswer:
     balances = services(request).balances
     entries = await balances.entries(who.app_id)
-    return {"code": 0, "message": "ok", "balance": to_cny(await balances.balance(who.app_id)),
-            "entries": [{"kind": e.kind, "ref": e.ref, "amount": to_cny(e.amount),
-                         "time": e.created_at.isoformat()} for e in entries]}
+    return BalanceAnswer(balance=to_cny(await balances.balance(who.app_id)),
+                         entries=[EntryView.of(e) for e in entries])
 
 
 @raises(Catalogue.UNAUTHORIZED)
@@ -114,11 +143,11 @@ class TopUp(Input):
 @router.post("/operator/apps/{app_id}/topup", dependencies=[Depends(operator)],
              summary="Add to an app's balance (operator key)")
 @raises(Catalogue.NOT_FOUND)
-async def top_up(app_id: str, body: TopUp, request: Request) -> dict[str, Any]:
+async def top_up(app_id: str, body: TopUp, request: Request) -> TopUpAnswer:
     svc = services(request)
     if await svc.apps.get(app_id) is None:
         raise LivetapeError(Catalogue.NOT_FOUND, f"no app {app_id!r}")
     added = await svc.balances.move(app_id, "topup", body.ref, to_micro(body.amount))
     svc.lookup.forget_app(app_id)  # playback resumes at once on this server
-    return {"code": 0, "message": "ok", "app_id": app_id, "ref": body.ref, "added": added,
-            "balance": to_cny(await svc.balances.balance(app_id))}
+    return TopUpAnswer(app_id=app_id, ref=body.ref, added=added,
+                       balance=to_cny(await svc.balances.balance(app_id)))

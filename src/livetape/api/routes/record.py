@@ -3,54 +3,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from livetape.api.deps import identity, server, services
+from livetape.api.envelope import Envelope
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
-from livetape.bounds import ID_LENGTH, INT_MAX, TAG_LENGTH
 from livetape.errors import Catalogue
-from livetape.recording.record_request import parse_record_request
+from livetape.recording.record_request import EXAMPLE, RecordRequest, parse_record_request
+from livetape.recording.recording_view import (
+    RecordingDetail,
+    RecordingProgress,
+    RecordingStarted,
+    RecordingStopped,
+)
 
 router = APIRouter(prefix="/v1", tags=["record"])
 
-_EXAMPLE = {
-    "operation": "start", "room_id": "class-1", "user_id": "alice", "file_name": "lesson-1",
-    "src_type": "camera", "record_type": "video", "class_id": 0, "tags": ["math"],
-    "transcode": False, "screenshot": False, "watermark": False,
-}
+
+class RecordStarted(RecordingStarted, Envelope):
+    """``operation: start``: the new recording's id."""
 
 
-class RecordBody(BaseModel):
-    """The body, as OpenAPI shows it: it is parsed by hand (``recording/record_request.py``), each
-    fault with its own code."""
-
-    operation: Literal["start", "stop"]
-    room_id: str = Field(min_length=1, max_length=ID_LENGTH)
-    user_id: str | None = Field(None, min_length=1, max_length=ID_LENGTH,
-                                description="server calls only: a user token implies it")
-    src_type: Literal["camera", "screen"] = "camera"
-    file_name: str | None = Field(None, min_length=1, pattern="^[^/]*$", description="start: "
-                                  "required, at most LIVETAPE_MAX_FILE_NAME_LENGTH characters")
-    record_type: Literal["video", "audio"] = "video"
-    class_id: int = Field(0, ge=0, le=INT_MAX)
-    tags: list[Annotated[str, Field(min_length=1, max_length=TAG_LENGTH)]] = Field(
-        [], description="at most LIVETAPE_MAX_TAGS")
-    transcode: bool = False
-    screenshot: bool = False
-    watermark: bool = False
+class RecordStopped(RecordingStopped, Envelope):
+    """``operation: stop``: the recording's id and the library files it made."""
 
 
+class RecordingList(Envelope):
+    recordings: list[RecordingProgress]
+
+
+# the body is read raw and validated by RecordRequest (its faults answer the table's codes,
+# not 1000): OpenAPI shows that model
 _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": RecordBody.model_json_schema(), "example": _EXAMPLE,
+    "schema": RecordRequest.model_json_schema(), "example": EXAMPLE,
 }}}}
 
 
 @router.post("/record", summary="Start or stop recording a participant's stream",
-             openapi_extra=_BODY_DOC)
+             openapi_extra=_BODY_DOC, response_model=RecordStarted | RecordStopped)
 @raises(Catalogue.NO_BODY, Catalogue.PARSE_FAILURE, Catalogue.NO_FILE_NAME,
         Catalogue.NO_OPERATION, Catalogue.BAD_SRC_TYPE, Catalogue.NO_RECORD_PERMISSION,
         Catalogue.BALANCE_INSUFFICIENT, Catalogue.INVALID_PARAMETER, Catalogue.NOT_FOUND,
@@ -58,7 +51,7 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
         Catalogue.ALREADY_ENDED, Catalogue.ALREADY_RECORDING, Catalogue.PAIR_ROOM)
 async def record(
     request: Request, who: Annotated[Identity, Depends(identity)]
-) -> dict[str, Any]:
+) -> RecordStarted | RecordStopped:
     """Body fields as in the README; errors use the table's codes."""
     svc = services(request)
     parsed = parse_record_request(
@@ -66,22 +59,27 @@ async def record(
         max_tags=svc.settings.max_tags,
     )
     result = await svc.recordings.handle(who, parsed)
-    return {"code": 0, "message": "ok", **result}
+    if isinstance(result, RecordingStopped):
+        return RecordStopped(**result.model_dump())
+    return RecordStarted(**result.model_dump())
 
 
 @router.get("/recordings", summary="The app's recordings in progress")
 async def list_recordings(
     request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
+) -> RecordingList:
     """Oldest first: room, user, source, file name, ``elapsed_seconds``, ``segment`` (the
     number of the file being written; 0 until the first key frame), ``file_ids`` landed."""
     recordings = await services(request).recordings.in_progress(who.app_id)
-    return {"code": 0, "message": "ok", "recordings": recordings}
+    return RecordingList(recordings=recordings)
 
 
-@router.get("/recordings/{recording_id}", summary="A recording: state, reason, file ids")
+@router.get("/recordings/{recording_id}", summary="A recording: state, reason, file ids",
+            response_model_exclude_unset=True)
 @raises(Catalogue.NOT_FOUND)
 async def get_recording(
     recording_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
-) -> dict[str, Any]:
+) -> RecordingDetail:
+    """No envelope: the recording's fields alone; ``received``, ``written`` and ``dropped``
+    only while it runs."""
     return await services(request).recordings.get(who.app_id, recording_id)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from livetape.api.deps import identity, server, services
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
 from livetape.bounds import ID_LENGTH, Input
 from livetape.errors import Catalogue
+from livetape.recording.recording_view import RecordingView
+from livetape.rooms.room_view import MemberView, RoomView
 
 router = APIRouter(prefix="/v1", tags=["rooms"])
 
@@ -28,45 +30,52 @@ class RoomRequest(Input):
     type: Literal["multi", "pair"] = "multi"
 
 
+class MintedToken(BaseModel):
+    """A user token (no envelope: the fields alone)."""
+
+    token: str = Field(description="a JWT (HS256) signed with the app's secret key")
+    app_id: str
+    user_id: str
+    ttl_seconds: int
+
+
+class RoomDetail(RoomView):
+    """A room (no envelope), with who publishes in it and the recordings running there."""
+
+    members: list[MemberView]
+    recordings: list[RecordingView]
+
+
 @router.post("/tokens", summary="Mint a user token (server-side)")
 @raises(Catalogue.INVALID_PARAMETER)
 async def mint_token(
     body: TokenRequest, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
+) -> MintedToken:
     svc = services(request)
     app = await svc.apps.get(who.app_id)
     assert app is not None
     token, ttl = svc.apps.mint_token(app, body.user_id, body.ttl_seconds, body.privileges)
-    return {"token": token, "app_id": app.app_id, "user_id": body.user_id, "ttl_seconds": ttl}
+    return MintedToken(token=token, app_id=app.app_id, user_id=body.user_id, ttl_seconds=ttl)
 
 
 @router.post("/rooms", status_code=201, summary="Create a room")
 @raises(Catalogue.INVALID_PARAMETER, Catalogue.CONFLICT)
 async def create_room(
     body: RoomRequest, request: Request, who: Annotated[Identity, Depends(server)]
-) -> dict[str, Any]:
-    room = await services(request).rooms.create(who.app_id, body.room_id, body.type)
-    return {"room_id": room.room_id, "type": room.type, "created_at": room.created_at.isoformat()}
+) -> RoomView:
+    """No envelope: the room's fields alone."""
+    return RoomView.of(await services(request).rooms.create(who.app_id, body.room_id, body.type))
 
 
 @router.get("/rooms/{room_id}", summary="A room's members, streams and active recordings")
 @raises(Catalogue.ROOM_NOT_FOUND)
 async def get_room(
     room_id: str, request: Request, who: Annotated[Identity, Depends(identity)]
-) -> dict[str, Any]:
+) -> RoomDetail:
     svc = services(request)
-    room = await svc.rooms.get(who.app_id, room_id)
-    members: dict[str, list[dict[str, Any]]] = {}
-    for stream in await svc.rooms.streams(who.app_id, room_id):  # by user, then source
-        members.setdefault(stream.user_id, []).append({
-            "src_type": stream.src_type, "publication_id": stream.publication_id,
-            "state": stream.state, "kinds": stream.kinds, "codecs": stream.codecs,
-        })
-    return {
-        "room_id": room.room_id, "type": room.type, "created_at": room.created_at.isoformat(),
-        "members": [{"user_id": u, "streams": s} for u, s in members.items()],
-        "recordings": svc.recordings.active_in_room(who.app_id, room_id),
-    }
+    room = RoomView.of(await svc.rooms.get(who.app_id, room_id))
+    return RoomDetail(**room.model_dump(), members=await svc.rooms.members(who.app_id, room_id),
+                      recordings=svc.recordings.active_in_room(who.app_id, room_id))
 
 
 @router.delete("/rooms/{room_id}", status_code=204, summary="Close a room")
