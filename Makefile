@@ -90,8 +90,10 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
+# PYTEST_WORKERS=0 runs the tests in this process (one at a time)
+PYTEST_WORKERS ?= 2
 pytest: install-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 

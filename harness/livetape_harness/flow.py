@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from livetape.client.api import ApiError, LivetapeClient
 from livetape.client.media import EncodedMedia
@@ -115,3 +116,17 @@ def ffprobe(path: Path) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
+
+
+async def offer_without_candidates(video: bool = True) -> str:
+    """A real offer (audio, and video unless told) whose ICE candidates are left out: it can
+    never connect, so it holds a publication slot while it lasts."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="sendonly")
+    if video:
+        pc.addTransceiver("video", direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = "\r\n".join(line for line in pc.localDescription.sdp.splitlines()
+                      if not line.startswith("a=candidate")) + "\r\n"
+    await pc.close()
+    return sdp

@@ -65,7 +65,7 @@ async def test_the_kid_picks_the_key_during_a_grace_period(database: Database) -
     assert "invalid token" in await refused(apps, crossed)
 
     listed = await apps.keys.list(app.app_id)
-    await apps.keys.revoke(app.app_id, listed[0]["key_id"])  # the old key
+    await apps.keys.revoke(app.app_id, listed[0].key_id)  # the old key
     assert "kid" in await refused(apps, old_token)
 
 

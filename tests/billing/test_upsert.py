@@ -97,4 +97,4 @@ async def test_a_pending_plan_change_is_replaced(database: Database, changes: in
         rows = list(await session.scalars(select(BillingPlan)))
     assert [(r.effective_day, r.mode, r.storage_gb) for r in rows] == [
         ("2026-11-03", "package", changes)]
-    assert (await book.view(app_id, date(2026, 11, 3)))["current"]["storage_gb"] == changes
+    assert (await book.view(app_id, date(2026, 11, 3))).current.storage_gb == changes

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import av
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from livetape.client.media import EncodedMedia
 from livetape.errors import Catalogue, ErrorKind, LivetapeError
@@ -23,6 +22,7 @@ from livetape.medianode.interface import (
     RecorderStart,
     TrickleRequest,
 )
+from livetape_harness.flow import offer_without_candidates
 from tests.medianode.conftest import APP, ROOM, DirectPublisher, NodeFactory
 
 Publishers = Callable[..., DirectPublisher]
@@ -54,19 +54,6 @@ def start(recording_id: str, tmp: Path, user: str = "alice", record_type: str = 
     return RecorderStart(recording_id=recording_id, app_id=APP, room_id=ROOM, user_id=user,
                          src_type=src_type, record_type=record_type,
                          work_dir=str(tmp / recording_id))
-
-
-async def offer_only(video: bool = True) -> str:
-    """A real offer that can never connect (no candidates): holds a slot while it lasts."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("audio", direction="sendonly")
-    if video:
-        pc.addTransceiver("video", direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = "\r\n".join(line for line in pc.localDescription.sdp.splitlines()
-                      if not line.startswith("a=candidate")) + "\r\n"
-    await pc.close()
-    return sdp
 
 
 def offer(user: str, sdp: str, *, src_type: str = "camera", room: str = ROOM,
@@ -231,7 +218,7 @@ async def test_refusals(
     n = await make_node()
     answer = await publishers(camera).publish(n.node, "alice")
     with refused(Catalogue.CONFLICT):  # alice's camera again
-        await n.node.publish(offer("alice", await offer_only()))
+        await n.node.publish(offer("alice", await offer_without_candidates()))
     with refused(Catalogue.INVALID_PARAMETER):
         await n.node.publish(offer("bob", "v=0\r\nm=text 9 TCP 0\r\n"))
     with refused(Catalogue.USER_NOT_IN_ROOM):  # bob publishes nothing
@@ -266,7 +253,7 @@ async def test_refusals(
 
 async def test_limits(make_node: NodeFactory) -> None:
     n = await make_node(max_publications=2, max_publications_per_user=1)
-    sdp = await offer_only()
+    sdp = await offer_without_candidates()
     await n.node.publish(offer("alice", sdp))
     with refused(Catalogue.SERVER_FULL):  # alice's one stream
         await n.node.publish(offer("alice", sdp, src_type="screen"))

@@ -11,25 +11,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from livetape.client.api import ApiError, LivetapeClient
-from livetape_harness.flow import publisher_process, wait_for
+from livetape_harness.flow import offer_without_candidates, publisher_process, wait_for
 from livetape_harness.server import LiveServer, ServerFactory
 
 SDP = {"Content-Type": "application/sdp"}
-
-
-async def offer_without_candidates() -> str:
-    """A real audio+video offer whose ICE candidates are left out (it can never connect)."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("audio", direction="sendonly")
-    pc.addTransceiver("video", direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = "\r\n".join(line for line in pc.localDescription.sdp.splitlines()
-                      if not line.startswith("a=candidate")) + "\r\n"
-    await pc.close()
-    return sdp
 
 
 def bearer(key: str) -> dict[str, str]:
