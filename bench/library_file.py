@@ -19,7 +19,6 @@ import httpx
 
 from livetape.config import Settings
 from livetape.db.session import Database
-from livetape.jobs.queue import JobQueue
 from livetape.library.files import Library, Provenance
 from livetape.processing.probe import probe
 from livetape.storage import create_storage
@@ -56,8 +55,7 @@ async def add_to_library(data_dir: Path, app_id: str, clip: Path) -> str:
         incoming = data_dir / "incoming.mp4"
         await asyncio.to_thread(shutil.copyfile, clip, incoming)
         info = await asyncio.to_thread(probe, incoming)
-        jobs = JobQueue(db.sessions, max_attempts=settings.job_max_attempts)  # as the app
-        library = Library(db.sessions, create_storage(settings), jobs, settings)
+        library = Library(db.sessions, create_storage(settings), settings)
         source = Provenance(app_id, FILE_NAME, "bench-serve", 0, "bench", "bench", "camera",
                             0, [])
         return await library.add_recorded(source, incoming, info)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from livetape.client.media import EncodedMedia
 from livetape.config import Settings
+from livetape.live.preroll import Preroll
 from livetape.recorder.media_source import Sample
-from livetape.rooms.preroll import Preroll
 from loadgen import FPS, build_media, media_bitrate
 
 

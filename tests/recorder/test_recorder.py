@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from livetape.client.media import EncodedMedia
+from livetape.live.preroll import Preroll
 from livetape.recorder.bitstream import is_complete, is_keyframe
 from livetape.recorder.controller import Limits, RecordingController
 from livetape.recorder.finalize import UnreadablePart, remux
 from livetape.recorder.media_source import Listener, Sample
-from livetape.rooms.preroll import Preroll
 from livetape_harness.media_checks import probe
 
 LIMITS = Limits(segment_seconds=60, idle_timeout_seconds=30, fragment_seconds=1,

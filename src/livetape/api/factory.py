@@ -77,7 +77,7 @@ def create_app(config: Settings) -> FastAPI:
         db = Database(config.resolved_database_url())
         await db.start()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
-        library = Library(db.sessions, create_storage(config), jobs, config)
+        library = Library(db.sessions, create_storage(config), config, on_delete=jobs.forget_file)
         lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
@@ -86,7 +86,9 @@ def create_app(config: Settings) -> FastAPI:
         node = InProcessMediaNode(config)  # the seam: everything live goes through it
         room_service = RoomService(config, db.sessions, node)
         admission = RecordingAdmission(config, apps, balances, classes)
-        recordings = RecordingService(config, db.sessions, node, library, admission)
+        processing = ProcessingService(config, library, jobs, apps)
+        recordings = RecordingService(config, db.sessions, node, library, admission,
+                                      landed=processing.landed)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()
@@ -97,7 +99,7 @@ def create_app(config: Settings) -> FastAPI:
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
-            ProcessingService(config, library, jobs, apps), lookup, playback, balances, plans,
+            processing, lookup, playback, balances, plans,
             biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,

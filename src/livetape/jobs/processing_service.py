@@ -16,9 +16,10 @@ from livetape.config import Settings
 from livetape.db.models import FileStatus, Job, JobState, VodFile
 from livetape.errors import Catalogue, LivetapeError
 from livetape.jobs.queue import JobQueue
-from livetape.jobs.rules import require_watermark
-from livetape.library.files import Library, interval_offsets
+from livetape.jobs.rules import interval_offsets, require_watermark
+from livetape.library.files import Library, Provenance
 from livetape.processing import check_png
+from livetape.processing.probe import MediaInfo
 
 
 def watermark_key(app_id: str) -> str:
@@ -33,6 +34,21 @@ class ProcessingService:
         self._library = library
         self._jobs = jobs
         self._apps = apps
+
+    async def landed(self, source: Provenance, file_id: str, info: MediaInfo) -> None:
+        """Queue what a recorded file gets once it is in the library: a cover, and what start
+        recording asked for (snapshots, the transcode ladder, a watermark)."""
+        settings = self._settings
+        has_video = info.video_codec is not None
+        if has_video and (settings.auto_cover or source.screenshot):
+            offsets = interval_offsets(info.duration, settings) if source.screenshot else []
+            await self._jobs.enqueue(source.app_id, file_id, "snapshot",
+                                     {"cover": True, "time_offsets_ms": offsets})
+        if source.transcode:
+            await self._jobs.enqueue(source.app_id, file_id, "transcode",
+                                     {"definitions": settings.record_transcode_definitions})
+        if source.watermark and has_video:
+            await self._jobs.enqueue(source.app_id, file_id, "watermark", {})
 
     async def _video_file(self, app_id: str, file_id: str) -> VodFile:
         row = await self._library.get(app_id, file_id)

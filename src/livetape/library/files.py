@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,6 @@ from livetape.billing.usage import UsageLedger
 from livetape.config import Settings
 from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodClass, VodFile
 from livetape.errors import Catalogue, LivetapeError
-from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import TOP
 from livetape.library.file_changes import FileUpdate, checked_changes
 from livetape.library.search import FileQuery
@@ -46,6 +45,8 @@ def object_key(app_id: str, file_id: str, name: str) -> str | None:
     return None
 
 UrlFor = Callable[[str], str]  # a media path -> the absolute (maybe signed) URL
+# what else goes with a deleted file, in the same transaction (its pending jobs fail)
+OnDelete = Callable[[AsyncSession, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,6 @@ class FileExtras:
     jobs: list[Job] = field(default_factory=list)
 
 
-def interval_offsets(duration: float, settings: Settings) -> list[int]:
-    """Snapshot offsets (ms) every ``record_snapshot_interval_seconds`` from 0, capped."""
-    step = int(settings.record_snapshot_interval_seconds * 1000)
-    return list(range(0, int(duration * 1000), step))[: settings.max_snapshots]
-
-
 def new_file_id() -> str:
     """A numeric, roughly time-ordered id like the original's (e.g. '1764028800123456789')."""
     return f"{time.time_ns() // 1000}{secrets.randbelow(1000):03d}"
@@ -89,12 +84,12 @@ def new_file_id() -> str:
 
 class Library:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], storage: Storage, jobs: JobQueue,
-        settings: Settings,
+        self, sessions: async_sessionmaker[AsyncSession], storage: Storage, settings: Settings,
+        *, on_delete: OnDelete | None = None,
     ) -> None:
         self._sessions = sessions
         self.storage = storage
-        self.jobs = jobs
+        self._on_delete = on_delete  # in the deletion's transaction (the jobs' queue)
         self._settings = settings
         self.usage = UsageLedger(sessions)
 
@@ -119,7 +114,6 @@ class Library:
             assert stored is not None
             stored.status, stored.size = FileStatus.NORMAL, size
         await self.usage.note_storage(source.app_id)
-        await self._process_landed(source, file_id, info)
         return file_id
 
     async def discard_unstored(self, recording_id: str, segment_seq: int) -> int:
@@ -134,20 +128,6 @@ class Library:
             async with self._sessions() as session, session.begin():
                 await session.execute(sql_delete(VodFile).where(VodFile.file_id == row.file_id))
         return len(stale)
-
-    async def _process_landed(self, source: Provenance, file_id: str, info: MediaInfo) -> None:
-        """Queue what a landed file gets: a cover, and what start recording asked for."""
-        settings = self._settings
-        has_video = info.video_codec is not None
-        if has_video and (settings.auto_cover or source.screenshot):
-            offsets = interval_offsets(info.duration, settings) if source.screenshot else []
-            await self.jobs.enqueue(source.app_id, file_id, "snapshot",
-                                    {"cover": True, "time_offsets_ms": offsets})
-        if source.transcode:
-            await self.jobs.enqueue(source.app_id, file_id, "transcode",
-                                    {"definitions": settings.record_transcode_definitions})
-        if source.watermark and has_video:
-            await self.jobs.enqueue(source.app_id, file_id, "watermark", {})
 
     async def get(self, app_id: str, file_id: str) -> VodFile:
         async with self._sessions() as session:
@@ -191,7 +171,8 @@ class Library:
         row = await self.get(app_id, file_id)
         await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
         async with self._sessions() as session, session.begin():
-            await self.jobs.forget_file(session, file_id)
+            if self._on_delete is not None:
+                await self._on_delete(session, file_id)
             for model in (Rendition, Snapshot):
                 await session.execute(sql_delete(model).where(model.file_id == file_id))
             await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from livetape.db.models import FileStatus, Rendition, VodFile
-from livetape.jobs.job_view import JobView
 from livetape.library.files import HLS_MASTER, FileExtras, Library, UrlFor
 
 
@@ -73,12 +72,6 @@ class FileView(BaseModel):
     storage_size: int = Field(description="bytes stored: the original and its renditions")
 
 
-class FileDetail(FileView):
-    """A file in full: its processing jobs too."""
-
-    jobs: list[JobView] = Field(description="its jobs, as GET /v1/vod/jobs shows them")
-
-
 def _rendition(url_for: UrlFor, rendition: Rendition) -> PlayItem:
     return PlayItem(
         url=url_for(Library.media_path(rendition.storage_key)),
@@ -117,9 +110,3 @@ def file_view(row: VodFile, extras: FileExtras, url_for: UrlFor) -> FileView:
         ) for s in extras.snapshots if s.kind == "offset"],
         storage_size=row.size + sum(r.size for r in extras.renditions),
     )
-
-
-def file_detail(row: VodFile, extras: FileExtras, url_for: UrlFor) -> FileDetail:
-    """A file in full: :func:`file_view` and its jobs (oldest first)."""
-    view = file_view(row, extras, url_for)
-    return FileDetail(**dict(view), jobs=[JobView.of(job) for job in extras.jobs])

@@ -16,6 +16,10 @@ from pathlib import Path
 
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
+from livetape.live.preroll import Preroll
+from livetape.live.publication import Liveness, Publication
+from livetape.live.registry import RoomRegistry
+from livetape.live.trickle import IceRestart, parse_sdpfrag
 from livetape.medianode.interface import (
     LiveStream,
     PublishAnswer,
@@ -28,10 +32,6 @@ from livetape.medianode.interface import (
     TrickleRequest,
 )
 from livetape.recorder.controller import Limits, RecordingController
-from livetape.rooms.preroll import Preroll
-from livetape.rooms.publication import Liveness, Publication
-from livetape.rooms.registry import RoomRegistry
-from livetape.rooms.trickle import IceRestart, parse_sdpfrag
 
 log = logging.getLogger(__name__)
 

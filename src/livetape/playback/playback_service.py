@@ -31,7 +31,8 @@ from livetape.errors import Catalogue, LivetapeError
 from livetape.library.file_changes import FileUpdate
 from livetape.library.files import Library, object_key
 from livetape.library.search import FileQuery
-from livetape.library.views import FileDetail, FileView, file_detail, file_view
+from livetape.library.views import FileView, file_view
+from livetape.playback.file_detail import FileDetail, file_detail
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playlists import TrialIndex, rewrite_playlist, segment_start
 from livetape.playback.signing import Grant, PlayGuard, PlayUrls, new_grant

@@ -34,7 +34,7 @@ from livetape.recording.recording_view import (
     RecordingStopped,
     RecordingView,
 )
-from livetape.recording.segments import SegmentLedger
+from livetape.recording.segments import Landed, SegmentLedger
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,13 @@ class _NodeEvents:
 class RecordingService:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], node: MediaNode,
-        library: Library, admission: RecordingAdmission,
+        library: Library, admission: RecordingAdmission, *, landed: Landed,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._node = node
         self._admission = admission
-        self.segments = SegmentLedger(sessions, library)
+        self.segments = SegmentLedger(sessions, library, landed)
         self.events = _NodeEvents(self)  # handed to the media node when it starts
         self._active: dict[tuple[str, str, str, str], _Active] = {}
         # one lock per stream while requests for it are in flight (then dropped)

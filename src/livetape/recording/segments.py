@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -17,16 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import Recording, Segment
 from livetape.library.files import Library, Provenance
-from livetape.processing.probe import probe
+from livetape.processing.probe import MediaInfo, probe
 from livetape.recorder.finalize import remux
 
 log = logging.getLogger(__name__)
 
+# what a file gets once it has landed in the library (its processing jobs), before its
+# segment is marked done: a crash in between finalizes the segment again
+Landed = Callable[[Provenance, str, MediaInfo], Awaitable[None]]
+
 
 class SegmentLedger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], library: Library) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], library: Library,
+                 landed: Landed) -> None:
         self._sessions = sessions
         self._library = library
+        self._landed = landed
 
     async def opened(self, recording: Recording, seq: int, part: Path) -> None:
         async with self._sessions() as session, session.begin():
@@ -52,6 +59,7 @@ class SegmentLedger:
                 recording.watermark,
             )
             file_id = await self._library.add_recorded(source, final, info)
+            await self._landed(source, file_id, info)
             await self._set(recording.recording_id, seq, "done", file_id)
             await asyncio.to_thread(part.unlink, missing_ok=True)
             log.info("recording %s segment %d -> file %s (%.2f s)", recording.recording_id,

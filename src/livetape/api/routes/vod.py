@@ -20,7 +20,8 @@ from livetape.bounds import INT_MAX, INT_MIN, UtcTime
 from livetape.errors import Catalogue
 from livetape.library.file_changes import FileUpdate
 from livetape.library.search import FileQuery
-from livetape.library.views import FileDetail, FileView
+from livetape.library.views import FileView
+from livetape.playback.file_detail import FileDetail
 
 router = APIRouter(tags=["vod"])
 

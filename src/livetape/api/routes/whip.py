@@ -11,7 +11,8 @@ from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
 from livetape.bounds import ID_LENGTH
 from livetape.errors import Catalogue, LivetapeError
-from livetape.rooms.trickle import CONTENT_TYPE as SDPFRAG  # application/trickle-ice-sdpfrag
+
+SDPFRAG = "application/trickle-ice-sdpfrag"  # a trickle PATCH's body (RFC 8840)
 
 router = APIRouter(prefix="/v1/rooms/{room_id}/whip", tags=["whip"])
 

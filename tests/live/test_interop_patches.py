@@ -1,4 +1,4 @@
-"""The guards of livetape.rooms.interop's two patches to aiortc / aioice.
+"""The guards of livetape.live.interop's two patches to aiortc / aioice.
 
 Each patch has two: the source of the function it wraps must be the text it was written for
 (a version bump that changes it fails here, loudly, before anyone debugs a client), and a
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
-from livetape.rooms import interop
+from livetape.live import interop
 
 # --- the source guards ---------------------------------------------------------------------
 
@@ -39,7 +39,7 @@ def test_pinned_versions() -> None:
 @pytest.mark.parametrize("name", sorted(interop.PATCHED_SOURCES))
 def test_wrapped_source_unchanged(name: str) -> None:
     assert name not in interop.changed_sources(), (
-        f"{name} is not the code livetape.rooms.interop patches: check the patch still fits "
+        f"{name} is not the code livetape.live.interop patches: check the patch still fits "
         "the new version (or is no longer needed), then update PATCHED_SOURCES"
     )
 

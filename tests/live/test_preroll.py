@@ -19,9 +19,9 @@ import av
 
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
+from livetape.live.preroll import Preroll
 from livetape.recorder.controller import AUDIO_ONLY_PREROLL
 from livetape.recorder.media_source import Sample
-from livetape.rooms.preroll import Preroll
 from livetape_harness.flow import download, files_of, publishing
 from livetape_harness.media_checks import flash_times, probe
 from livetape_harness.server import LiveServer, ServerFactory

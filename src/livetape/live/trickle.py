@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from aiortc import RTCIceCandidate, RTCPeerConnection
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-CONTENT_TYPE = "application/trickle-ice-sdpfrag"
-
 
 class IceRestart(Exception):
     """The fragment carries ICE credentials other than the session's: an ICE restart."""

@@ -1,10 +1,10 @@
 """One WHIP session: an aiortc peer connection receiving a user's camera or screen stream.
 
 The answer prefers H.264 (packetization-mode 1) and Opus. Frames come out of aiortc still
-encoded (see :mod:`livetape.rooms.ingest`), are stamped with the sender's clock,
+encoded (see :mod:`livetape.live.ingest`), are stamped with the sender's clock,
 and go to whoever subscribed (a recorder), straight from aiortc's receiver on the event
 loop (no queue, no thread). Beside that, only the current GOP is kept (the pre-roll, see
-:mod:`livetape.rooms.preroll`), so a recording can start at the key frame before its request.
+:mod:`livetape.live.preroll`), so a recording can start at the key frame before its request.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from livetape.live import interop
+from livetape.live.clock import SenderClock
+from livetape.live.ingest import attach
+from livetape.live.preroll import Preroll
+from livetape.live.trickle import SdpFragment, add_candidates
 from livetape.recorder.bitstream import is_keyframe
 from livetape.recorder.media_source import Listener, Sample
-from livetape.rooms import interop
-from livetape.rooms.clock import SenderClock
-from livetape.rooms.ingest import attach
-from livetape.rooms.preroll import Preroll
-from livetape.rooms.trickle import SdpFragment, add_candidates
 
 log = logging.getLogger(__name__)
 

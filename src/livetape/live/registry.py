@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from livetape.rooms.publication import Publication
+from livetape.live.publication import Publication
 
 
 @dataclass

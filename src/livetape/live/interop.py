@@ -1,7 +1,7 @@
 """Two small patches to aiortc 1.16 / aioice 0.13 so that every family of WHIP client connects.
 
 Both stacks are pinned (pyproject.toml); each patch wraps one function and leaves the rest of
-its behaviour alone. ``tests/rooms/test_interop_patches.py`` fails if a version bump changes the
+its behaviour alone. ``tests/live/test_interop_patches.py`` fails if a version bump changes the
 function a patch wraps (its source is compared with the text the patch was written against)
 and shows, with a real handshake and a real STUN request, that each patch is still needed.
 

@@ -11,7 +11,7 @@ Measured: the thread hand-off was 14 % of the recorder's CPU (bench/record_capac
 
 This rests on two private names of aiortc (``rtcrtpreceiver.decoder_worker`` and the
 receiver's ``__decoder_queue``), which is why pyproject pins aiortc's version and
-``tests/rooms/test_ingest.py`` checks the hooks still take. Receivers without
+``tests/live/test_ingest.py`` checks the hooks still take. Receivers without
 :func:`attach` keep aiortc's normal decoding path.
 """
 

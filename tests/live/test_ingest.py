@@ -14,9 +14,9 @@ from aiortc.jitterbuffer import JitterFrame
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import SharedClock
 from livetape.client.publisher import codec_preferences
+from livetape.live import ingest
+from livetape.live.clock import SenderClock
 from livetape.recorder.bitstream import h264_nal_types, is_keyframe, opus_samples
-from livetape.rooms import ingest
-from livetape.rooms.clock import SenderClock
 
 
 def nal_units(access_unit: bytes) -> list[bytes]:
