@@ -27,7 +27,9 @@ TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def nginx_version() -> str:
-    """``nginx/1.x.y`` as ``nginx -v`` prints it."""
+    """``nginx/1.x.y`` as ``nginx -v`` prints it ("not installed" without it: --skip-nginx)."""
+    if not Path(NGINX).exists():
+        return "not installed"
     done = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
     return done.stderr.strip().removeprefix("nginx version: ")
 
