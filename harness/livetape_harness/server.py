@@ -62,7 +62,13 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "LIVETAPE_TLS_CERT" in self.env else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> str | bool:
+        """What an HTTP client checks the server's certificate against (its own, self-signed)."""
+        return self.env.get("LIVETAPE_TLS_CERT", True)
 
     @property
     def log_path(self) -> Path:
@@ -146,7 +152,8 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1,
+                             verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import ssl
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from livetape.billing.prices import PriceTable
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL put in play URLs; default: the URL the request came to."
     )
+    tls_cert: Path | None = Field(
+        None, description="HTTPS: the server's certificate (PEM, with its chain), with "
+        "LIVETAPE_TLS_KEY. Unset: plain HTTP (or TLS at a reverse proxy: README, Deploying).",
+    )
+    tls_key: Path | None = Field(None, description="HTTPS: the certificate's private key (PEM).")
 
     segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
     idle_timeout_seconds: float = Field(
@@ -181,6 +187,25 @@ class Settings(BaseSettings):
     console_session_seconds: int = Field(
         43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        """Both or neither, and a pair that loads: checked before the server listens."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("LIVETAPE_TLS_CERT and LIVETAPE_TLS_KEY go together: set both "
+                             "for HTTPS, or neither")
+        if self.tls_cert is not None and self.tls_key is not None:
+            for name, path in (("LIVETAPE_TLS_CERT", self.tls_cert),
+                               ("LIVETAPE_TLS_KEY", self.tls_key)):
+                if not path.is_file():
+                    raise ValueError(f"{name}: no file {str(path)!r}")
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    self.tls_cert, self.tls_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"LIVETAPE_TLS_CERT / LIVETAPE_TLS_KEY do not load as a PEM "
+                                 f"certificate and its key: {exc}") from exc
+        return self
 
     @field_validator("record_transcode_definitions")
     @classmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from livetape.config import Settings
 
@@ -29,7 +30,15 @@ def settings_from(data_dir: str | None, **overrides: Any) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = Path(data_dir)
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # a bad setting stops the command, said in one line each
+        lines = []
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"])
+            where = f"LIVETAPE_{field.upper()}: " if field else ""
+            lines.append(f"  {where}{error['msg'].removeprefix('Value error, ')}")
+        raise click.ClickException("bad settings:\n" + "\n".join(lines)) from None
 
 
 def print_json(value: Any) -> None:

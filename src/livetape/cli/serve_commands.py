@@ -28,7 +28,8 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
 
     settings = settings_from(data_dir, host=host, port=port)
     logging.getLogger("livetape").setLevel(logging.INFO)
-    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    scheme = "https" if settings.tls_cert else "http"
+    url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
     if demo:
         async def demo_app(apps: AppService) -> App:
             return await apps.first_named("demo") or await apps.create("demo")
@@ -39,7 +40,8 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
     # X-Forwarded-* are believed only from LIVETAPE_TRUSTED_PROXIES, by the app itself:
     # uvicorn's own proxy_headers would believe them from 127.0.0.1 (or FORWARDED_ALLOW_IPS)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", lifespan="on", loop="uvloop", proxy_headers=False)
+                log_level="info", lifespan="on", loop="uvloop", proxy_headers=False,
+                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
 
 
 @click.command()
