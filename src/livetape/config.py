@@ -37,6 +37,21 @@ class Settings(BaseSettings):
         "LIVETAPE_TLS_KEY. Unset: plain HTTP (or TLS at a reverse proxy: README, Deploying).",
     )
     tls_key: Path | None = Field(None, description="HTTPS: the certificate's private key (PEM).")
+    stun_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="STUN servers handed to publishers (GET "
+        "/v1/ice-servers): comma-separated or a JSON list, e.g. stun:stun.example.org:3478.",
+    )
+    turn_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="TURN servers handed to publishers with short-lived "
+        "credentials (needs LIVETAPE_TURN_SECRET): comma-separated or a JSON list, e.g. "
+        "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349?transport=tcp.",
+    )
+    turn_secret: str | None = Field(
+        None, min_length=16, description="The TURN server's shared secret (coturn: "
+        "use-auth-secret, static-auth-secret): livetape signs TURN credentials with it.",
+    )
+    turn_ttl_seconds: int = Field(
+        3600, ge=60, le=7 * 86400, description="How long minted TURN credentials work.")
 
     segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
     idle_timeout_seconds: float = Field(
@@ -206,6 +221,26 @@ class Settings(BaseSettings):
                 raise ValueError(f"LIVETAPE_TLS_CERT / LIVETAPE_TLS_KEY do not load as a PEM "
                                  f"certificate and its key: {exc}") from exc
         return self
+
+    @model_validator(mode="after")
+    def _turn_secret(self) -> Settings:
+        if self.turn_urls and not self.turn_secret:
+            raise ValueError("LIVETAPE_TURN_URLS needs LIVETAPE_TURN_SECRET (the TURN server's "
+                             "shared secret) to mint credentials")
+        return self
+
+    @field_validator("stun_urls", "turn_urls", mode="before")
+    @classmethod
+    def _ice_urls(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)
+        elif isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for url in value:
+                if not str(url).startswith(("stun:", "stuns:", "turn:", "turns:")):
+                    raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return value
 
     @field_validator("record_transcode_definitions")
     @classmethod

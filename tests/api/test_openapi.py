@@ -14,6 +14,7 @@ from livetape.api.routes import (
     billing,
     classes,
     console,
+    ice,
     processing,
     record,
     rooms,
@@ -25,7 +26,7 @@ from livetape.api.routes import (
 from livetape_harness.server import LiveServer
 
 # every router of the API
-ROUTERS: list[APIRouter] = [record.router, rooms.router, whip.router, classes.router,
+ROUTERS: list[APIRouter] = [record.router, rooms.router, ice.router, whip.router, classes.router,
                             app_settings.router, billing.router, processing.router, vod.router,
                             serving.router, web.router, console.router]
 

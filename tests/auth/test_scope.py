@@ -52,6 +52,8 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
 }
 OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/tokens"): {"json": {"user_id": "alice"}},
+    # credentials for the caller's own user (no TURN here: an empty list)
+    ("GET", "/v1/ice-servers"): {"params": {"user_id": "alice"}},
     ("POST", "/v1/rooms"): {"json": {"room_id": "{room_id}"}},  # the caller's own room
     ("GET", "/v1/vod/play-info"): {"params": {"file_name": "scoped"}},
     ("GET", "/v1/vod/files"): {"params": {"file_ids": "{file_id}"}},

@@ -9,6 +9,7 @@ from fastapi import Request
 from livetape.api.openapi import raises
 from livetape.auth.apps import AppService, Identity
 from livetape.auth.console_sessions import ConsoleSessions
+from livetape.auth.ice_credentials import IceCredentials
 from livetape.billing.balance import Balances
 from livetape.billing.bills import Biller
 from livetape.billing.plans import PlanBook
@@ -38,6 +39,7 @@ class Services:
     classes: ClassTree
     jobs: JobQueue
     processing: ProcessingService
+    ice: IceCredentials
     lookup: MediaLookup
     playback: PlaybackService
     balances: Balances

@@ -24,6 +24,7 @@ from livetape.api.routes import (
     billing,
     classes,
     console,
+    ice,
     processing,
     record,
     rooms,
@@ -33,6 +34,7 @@ from livetape.api.routes import (
     whip,
 )
 from livetape.auth.apps import AppService
+from livetape.auth.ice_credentials import IceCredentials
 from livetape.billing.balance import Balances
 from livetape.billing.bills import Biller, BillingRunner
 from livetape.billing.plans import PlanBook
@@ -95,11 +97,14 @@ def create_app(config: Settings) -> FastAPI:
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         await node.start(recordings.events)
+        ice_credentials = IceCredentials(
+            stun_urls=config.stun_urls, turn_urls=config.turn_urls,
+            turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
-            processing, lookup, playback, balances, plans,
+            processing, ice_credentials, lookup, playback, balances, plans,
             biller,
         )
         runner = BillingRunner(biller, library.usage, db.sessions,
@@ -177,7 +182,7 @@ def create_app(config: Settings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (rooms, whip, record, vod, classes, processing, serving, app_settings, billing,
-                   web, console):
+    for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
+                   billing, web, console):
         app.include_router(module.router)
     return app

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from aiortc import (
     RTCConfiguration,
+    RTCIceServer,
     RTCPeerConnection,
     RTCRtpCodecCapability,
     RTCRtpSender,
@@ -70,8 +71,11 @@ class WhipPublisher:
     """
 
     def __init__(self, whip_url: str, token: str, media: EncodedMedia, *, loop: bool = False,
-                 client: httpx.AsyncClient | None = None, connect_timeout: float = 10.0) -> None:
+                 client: httpx.AsyncClient | None = None, connect_timeout: float = 10.0,
+                 ice_servers: list[RTCIceServer] | None = None) -> None:
         self.whip_url, self.media, self.loop = whip_url, media, loop
+        # STUN/TURN servers (e.g. from GET /v1/ice-servers); default: host candidates only
+        self._ice_servers = list(ice_servers or [])
         self._token = token
         self._client = client
         self._own_client = client is None
@@ -112,7 +116,7 @@ class WhipPublisher:
             raise RuntimeError("start() may be called once")
         if self._client is None:
             self._client = httpx.AsyncClient()
-        pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         connected = asyncio.get_running_loop().create_future()
 
         @pc.on("connectionstatechange")

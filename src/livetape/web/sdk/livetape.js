@@ -135,10 +135,13 @@ export class Livetape {
    * @param {string} options.token a user token (a JWT the app server minted; its `sub` is the
    *   user id; recording needs the "record" privilege)
    * @param {string} options.room the room id (the app server creates the room)
-   * @param {RTCIceServer[]} [options.iceServers] STUN/TURN servers (default: none; livetape
-   *   answers with its own host candidates)
+   * @param {RTCIceServer[]|"server"} [options.iceServers] STUN/TURN servers (default: none;
+   *   livetape answers with its own host candidates). "server": ask livetape before each
+   *   publish (GET /v1/ice-servers: its STUN servers, and TURN with credentials for this user)
+   * @param {"all"|"relay"} [options.iceTransportPolicy] "relay": media only through TURN
+   *   (for networks that block direct UDP; default "all")
    */
-  constructor({ url, token, room, iceServers = [] } = {}) {
+  constructor({ url, token, room, iceServers = [], iceTransportPolicy = "all" } = {}) {
     if (!token) throw new TypeError("Livetape: token is required");
     if (!room) throw new TypeError("Livetape: room is required");
     const base = url || globalThis.location?.origin;
@@ -149,6 +152,7 @@ export class Livetape {
     this.room = room;
     this._token = token;
     this._iceServers = iceServers;
+    this._iceTransportPolicy = iceTransportPolicy;
     /** @type {Map<string, Publication>} the live publications by source type */
     this.publications = new Map();
   }
@@ -189,7 +193,12 @@ export class Livetape {
       const options = screen === true ? { video: true, audio: true } : screen;
       media = await navigator.mediaDevices.getDisplayMedia(options);
     }
-    const pc = new RTCPeerConnection({ iceServers: this._iceServers });
+    const iceServers = this._iceServers === "server"
+      ? (await this._json("GET", "/v1/ice-servers")).ice_servers.map(
+          ({ urls, username, credential }) => (username == null ? { urls }
+            : { urls, username, credential }))
+      : this._iceServers;
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this._iceTransportPolicy });
     try {
       for (const track of media.getTracks()) {
         const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
