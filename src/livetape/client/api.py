@@ -27,11 +27,15 @@ class LivetapeClient:
     """
 
     def __init__(self, base_url: str, *, secret_key: str | None = None,
-                 token: str | None = None, timeout: float = 60.0) -> None:
+                 token: str | None = None, timeout: float = 60.0,
+                 verify: bool | str = True) -> None:
+        """``verify``: check the server's HTTPS certificate (True), against this CA file or
+        certificate (a path: a server with a self-signed one), or not at all (False)."""
         credential = secret_key or token
         headers = {"Authorization": f"Bearer {credential}"} if credential else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout,
+                                       verify=verify)
 
     async def __aenter__(self) -> LivetapeClient:
         return self
