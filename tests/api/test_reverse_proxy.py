@@ -1,0 +1,105 @@
+"""livetape behind nginx terminating TLS, with the example configuration of deploy/: WHIP
+publishing, recording, play URLs, ranged media and the console's Secure cookie all work
+through the proxy (Debian's nginx, run as this user by the test)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+
+import httpx
+import pytest
+
+from livetape.client.api import LivetapeClient
+from livetape.client.media import EncodedMedia
+from livetape.client.publisher import WhipPublisher
+from livetape_harness.certs import self_signed
+from livetape_harness.media_checks import probe
+from livetape_harness.server import LiveServer, ServerFactory, free_port
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "nginx-livetape.conf"
+
+
+@pytest.fixture
+def proxied(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveServer, str, str]]:
+    """A livetape server and nginx before it; yields (server, proxy URL, certificate)."""
+    if not Path(NGINX).exists():
+        if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
+            pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
+        pytest.skip("nginx is not installed (make install-test installs it)")
+    server = start_server(trusted_proxies="127.0.0.1")
+    cert, key = self_signed(tmp_path / "tls")
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+    site = Template(EXAMPLE.read_text()).safe_substitute(
+        LISTEN=f"127.0.0.1:{port}", SERVER_NAME="localhost", TLS_CERT=str(cert),
+        TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{server.port}")
+    temp = "\n".join(f"    {k}_temp_path {prefix}/tmp/{k};"
+                     for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"{user}worker_processes 1;\npid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log warn;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    access_log off;\n{temp}\n{site}\n}}\n")
+    process = subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"),
+                                "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                               stderr=subprocess.STDOUT, stdout=subprocess.DEVNULL)
+    url = f"https://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", verify=str(cert), timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, \
+                (prefix / "error.log").read_text()
+            time.sleep(0.1)
+        yield server, url, str(cert)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_everything_works_through_nginx(
+    proxied: tuple[LiveServer, str, str], tmp_path: Path
+) -> None:
+    server, url, cert = proxied
+    media = EncodedMedia.synthetic(3.0)
+    async with LivetapeClient(url, secret_key=server.secret_key, verify=cert) as api, \
+            httpx.AsyncClient(verify=cert, timeout=30) as http:
+        room = await api.create_room("proxied")
+        token = await api.mint_token("alice")
+        publisher = WhipPublisher(api.whip_url(room, "camera"), token, media, loop=True,
+                                  client=http)
+        await publisher.start()
+        try:
+            await api.start_recording(room, "through-nginx", user_id="alice")
+            await asyncio.sleep(4.0)
+            file_ids = await api.stop_recording(room, user_id="alice")
+        finally:
+            await publisher.stop()
+        assert publisher.delete_status == 200
+        entry = await api.get_file(file_ids[0])
+        play = entry["play_set"][0]["url"]
+        assert play.startswith(f"{url}/media/"), play  # the proxy's scheme and host
+        ranged = await http.get(play, headers={"Range": "bytes=0-99"})
+        assert ranged.status_code == 206 and len(ranged.content) == 100
+        whole = await http.get(play)
+        (tmp_path / "proxied.mp4").write_bytes(whole.content)
+        signed_in = await http.post(f"{url}/console/session", json={
+            "app_id": server.app_id, "secret_key": server.secret_key})
+        assert signed_in.status_code == 200, signed_in.text
+        assert "secure" in signed_in.headers["set-cookie"].lower()  # X-Forwarded-Proto: https
+    summary = probe(tmp_path / "proxied.mp4")
+    assert summary["video"]["frames"] > 0 and 3.0 <= summary["duration"] <= 9.0, summary
