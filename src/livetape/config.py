@@ -18,6 +18,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from livetape.billing.prices import PriceTable
 
 
+def _listed(value: object) -> object:
+    """A list setting from the environment: a JSON list, like the other list settings, or
+    comma-separated values; anything else as it came (pydantic then checks its type)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        return json.loads(value)
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class Settings(BaseSettings):
     """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables."""
 
@@ -232,10 +242,7 @@ class Settings(BaseSettings):
     @field_validator("stun_urls", "turn_urls", mode="before")
     @classmethod
     def _ice_urls(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().startswith("["):
-            value = json.loads(value)
-        elif isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        value = _listed(value)
         if isinstance(value, list):
             for url in value:
                 if not str(url).startswith(("stun:", "stuns:", "turn:", "turns:")):
@@ -253,10 +260,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().startswith("["):
-            value = json.loads(value)  # a JSON list, like the other list settings
-        elif isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        value = _listed(value)
         if isinstance(value, list):
             for entry in value:
                 try:
