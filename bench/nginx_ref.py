@@ -10,7 +10,6 @@ the same bytes. Its CPU is the master's plus its workers', from /proc.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -19,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from livetape_harness import nginx
+from livetape_harness.nginx import NGINX
 from livetape_harness.server import free_port
 from procfs import proc_cpu_seconds
-
-NGINX = "/usr/sbin/nginx"
-TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def nginx_version() -> str:
@@ -44,41 +42,23 @@ class NginxRef:
     process: subprocess.Popen[bytes] | None = None
 
     def config(self) -> str:
-        temp = "\n".join(f"    {kind}_temp_path {self.prefix}/tmp/{kind};"
-                         for kind in TEMP_KINDS)
-        # as root the workers would switch to 'nobody', who cannot enter the 0700 work dir
-        user = "user root root;\n" if os.geteuid() == 0 else ""
-        return f"""{user}worker_processes 1;
-pid {self.prefix}/nginx.pid;
-error_log {self.prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+        """The ``http`` block's content: the same bytes as livetape's ``/media/`` paths."""
+        return f"""    access_log off;
     sendfile on;  # no tcp_nopush: corked, 64 KiB bodies waited 40 ms for delayed ACKs
     keepalive_requests 1000000;  # the default (1000) would reconnect; uvicorn never does
     types {{ video/mp4 mp4; }}
     default_type application/octet-stream;
-{temp}
     server {{
         listen 127.0.0.1:{self.port};
         location /media/ {{ alias {self.storage}/; }}
-    }}
-}}
-"""
+    }}"""
 
     def url(self, livetape_url: str) -> str:
         """The same path and query on nginx's port."""
         return urlsplit(livetape_url)._replace(netloc=f"127.0.0.1:{self.port}").geturl()
 
     def start(self) -> None:
-        for kind in TEMP_KINDS:
-            (self.prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(self.config())
-        log = (self.prefix / "stderr.log").open("ab")
-        self.process = subprocess.Popen(
-            [NGINX, "-p", str(self.prefix), "-e", str(self.prefix / "error.log"),
-             "-c", str(conf), "-g", "daemon off;"], stdout=log, stderr=subprocess.STDOUT)
+        self.process = nginx.start(self.prefix, nginx.write_config(self.prefix, self.config()))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

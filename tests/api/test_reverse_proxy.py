@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +17,18 @@ import pytest
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
+from livetape_harness import nginx
 from livetape_harness.certs import self_signed
 from livetape_harness.media_checks import probe
 from livetape_harness.server import LiveServer, ServerFactory, free_port
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "nginx-livetape.conf"
 
 
 @pytest.fixture
 def proxied(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveServer, str, str]]:
     """A livetape server and nginx before it; yields (server, proxy URL, certificate)."""
-    if not Path(NGINX).exists():
+    if not Path(nginx.NGINX).exists():
         if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
             pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
         pytest.skip("nginx is not installed (make install-test installs it)")
@@ -38,21 +36,10 @@ def proxied(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveS
     cert, key = self_signed(tmp_path / "tls")
     port = free_port()
     prefix = tmp_path / "nginx"
-    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     site = Template(EXAMPLE.read_text()).safe_substitute(
         LISTEN=f"127.0.0.1:{port}", SERVER_NAME="localhost", TLS_CERT=str(cert),
         TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{server.port}")
-    temp = "\n".join(f"    {k}_temp_path {prefix}/tmp/{k};"
-                     for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(
-        f"{user}worker_processes 1;\npid {prefix}/nginx.pid;\n"
-        f"error_log {prefix}/error.log warn;\nevents {{ worker_connections 256; }}\n"
-        f"http {{\n    access_log off;\n{temp}\n{site}\n}}\n")
-    process = subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"),
-                                "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                               stderr=subprocess.STDOUT, stdout=subprocess.DEVNULL)
+    process = nginx.start(prefix, nginx.write_config(prefix, f"    access_log off;\n{site}"))
     url = f"https://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15
