@@ -9,8 +9,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # webrtcbin; pulls in the GStreamer plugins it uses: good, bad, ugly, nice, libav), gcc (builds
 # its no-UPnP stand-in library at test time) and firefox-esr (headless, fake camera); coturn
 # (a TURN server that checks the credentials livetape mints, tests/auth/test_ice_servers.py);
-# nginx (the reverse proxy of deploy/nginx-livetape.conf, tests/api/test_reverse_proxy.py)
-DEB_TEST_PACKAGES := ffmpeg chromium simple-whip-client gcc firefox-esr coturn nginx
+# nginx (the reverse proxy of deploy/nginx-livetape.conf, tests/api/test_reverse_proxy.py);
+# nftables and iproute2 (the NAT'ed networks of namespaces in tests/live/test_behind_nat.py)
+DEB_TEST_PACKAGES := ffmpeg chromium simple-whip-client gcc firefox-esr coturn nginx nftables iproute2
 # Debian packages the benchmarks compare against: Janus (VideoRoom recording) and its tools,
 # nginx (serving the same library file, bench/serve.py)
 DEB_BENCH_PACKAGES := janus janus-tools nginx

@@ -51,8 +51,9 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
             assert POSTGRES_URL
             database_url = create_postgres_database(POSTGRES_URL)
             databases.append(database_url)
+        host = str(settings.pop("host", "127.0.0.1"))  # the serve flag, not the setting
         env = {f"LIVETAPE_{k.upper()}": str(v) for k, v in settings.items()}
-        server = LiveServer(tmp_path / f"server{len(servers)}", database_url, env)
+        server = LiveServer(tmp_path / f"server{len(servers)}", database_url, env, host=host)
         servers.append(server)
         return server.start()
 

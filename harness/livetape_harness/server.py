@@ -31,6 +31,34 @@ def free_port() -> int:
         return port
 
 
+def free_udp_port() -> int:
+    """A UDP port free on every address right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("0.0.0.0", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def udp_ports_of(pid: int) -> list[tuple[str, int]]:
+    """The (local address, port) of every UDP socket process ``pid`` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("udp", "udp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                address, port = fields[1].split(":")
+                found.append((address, int(port, 16)))
+    return found
+
+
 def create_postgres_database(admin_url: str) -> str:
     """A fresh, empty database on the test PostgreSQL server; returns its URL."""
     name = f"livetape_test_{uuid.uuid4().hex[:12]}"
@@ -56,6 +84,7 @@ class LiveServer:
     database_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"  # where it listens ("0.0.0.0": other namespaces reach it too)
     process: subprocess.Popen[bytes] | None = None
     app_id: str = ""
     secret_key: str = ""
@@ -143,7 +172,7 @@ class LiveServer:
             self.app_id, self.secret_key = self.create_app()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "livetape", "-v", "serve", "--host", "127.0.0.1",
+            [sys.executable, "-m", "livetape", "-v", "serve", "--host", self.host,
              "--port", str(self.port)],
             env=self._env(), stdout=log, stderr=subprocess.STDOUT,
         )

@@ -6,30 +6,18 @@ Bad values fail loudly at start-up (pydantic validation), never half-way through
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import ssl
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from livetape.billing.prices import PriceTable
+from livetape.network_settings import NetworkSettings
 
 
-def _listed(value: object) -> object:
-    """A list setting from the environment: a JSON list, like the other list settings, or
-    comma-separated values; anything else as it came (pydantic then checks its type)."""
-    if isinstance(value, str) and value.strip().startswith("["):
-        return json.loads(value)
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class Settings(BaseSettings):
-    """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables."""
+class Settings(NetworkSettings):
+    """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables; how it is
+    reached (HTTP, TLS, proxies, ICE) is :class:`~livetape.network_settings.NetworkSettings`."""
 
     model_config = SettingsConfigDict(env_prefix="LIVETAPE_", extra="ignore")
 
@@ -37,32 +25,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql://... works."
     )
-    host: str = Field("127.0.0.1", description="HTTP listen address.")
-    port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
-    public_url: str | None = Field(
-        None, description="Base URL put in play URLs; default: the URL the request came to."
-    )
-    tls_cert: Path | None = Field(
-        None, description="HTTPS: the server's certificate (PEM, with its chain), with "
-        "LIVETAPE_TLS_KEY. Unset: plain HTTP (or TLS at a reverse proxy: README, Deploying).",
-    )
-    tls_key: Path | None = Field(None, description="HTTPS: the certificate's private key (PEM).")
-    stun_urls: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="STUN servers handed to publishers (GET "
-        "/v1/ice-servers): comma-separated or a JSON list, e.g. stun:stun.example.org:3478.",
-    )
-    turn_urls: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="TURN servers handed to publishers with short-lived "
-        "credentials (needs LIVETAPE_TURN_SECRET): comma-separated or a JSON list, e.g. "
-        "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349?transport=tcp.",
-    )
-    turn_secret: str | None = Field(
-        None, min_length=16, description="The TURN server's shared secret (coturn: "
-        "use-auth-secret, static-auth-secret): livetape signs TURN credentials with it.",
-    )
-    turn_ttl_seconds: int = Field(
-        3600, ge=60, le=7 * 86400, description="How long minted TURN credentials work.")
-
     segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
     idle_timeout_seconds: float = Field(
         60.0, gt=0, description="Close a recording after N seconds without media."
@@ -204,50 +166,12 @@ class Settings(BaseSettings):
     play_rlimit_max_tracked: int = Field(
         100_000, gt=0, description="Signed URLs whose viewer IPs are remembered (for rlimit)."
     )
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies "
-        "whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated); empty: "
-        "none, the client is the connection's peer (what rlimit counts).",
-    )
     console_session_seconds: int = Field(
         43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
     )
 
-    @model_validator(mode="after")
-    def _tls_pair(self) -> Settings:
-        """Both or neither, and a pair that loads: checked before the server listens."""
-        if (self.tls_cert is None) != (self.tls_key is None):
-            raise ValueError("LIVETAPE_TLS_CERT and LIVETAPE_TLS_KEY go together: set both "
-                             "for HTTPS, or neither")
-        if self.tls_cert is not None and self.tls_key is not None:
-            for name, path in (("LIVETAPE_TLS_CERT", self.tls_cert),
-                               ("LIVETAPE_TLS_KEY", self.tls_key)):
-                if not path.is_file():
-                    raise ValueError(f"{name}: no file {str(path)!r}")
-            try:
-                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                    self.tls_cert, self.tls_key)
-            except (OSError, ssl.SSLError) as exc:
-                raise ValueError(f"LIVETAPE_TLS_CERT / LIVETAPE_TLS_KEY do not load as a PEM "
-                                 f"certificate and its key: {exc}") from exc
-        return self
 
-    @model_validator(mode="after")
-    def _turn_secret(self) -> Settings:
-        if self.turn_urls and not self.turn_secret:
-            raise ValueError("LIVETAPE_TURN_URLS needs LIVETAPE_TURN_SECRET (the TURN server's "
-                             "shared secret) to mint credentials")
-        return self
 
-    @field_validator("stun_urls", "turn_urls", mode="before")
-    @classmethod
-    def _ice_urls(cls, value: object) -> object:
-        value = _listed(value)
-        if isinstance(value, list):
-            for url in value:
-                if not str(url).startswith(("stun:", "stuns:", "turn:", "turns:")):
-                    raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
-        return value
 
     @field_validator("record_transcode_definitions")
     @classmethod
@@ -257,17 +181,6 @@ class Settings(BaseSettings):
             raise ValueError(f"definitions must be some of {sorted(known)}")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _networks(cls, value: object) -> object:
-        value = _listed(value)
-        if isinstance(value, list):
-            for entry in value:
-                try:
-                    ipaddress.ip_network(str(entry), strict=False)
-                except ValueError as exc:
-                    raise ValueError(f"{entry!r} is not an IP address or network") from exc
-        return value
 
     @field_validator("database_url")
     @classmethod

@@ -8,9 +8,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +19,8 @@ from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
 from livetape.auth.ice_credentials import IceCredentials
-from livetape_harness.server import ServerFactory, free_port
-
-SECRET = "a-shared-secret-of-some-length"
-TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
+from livetape_harness.coturn import SECRET, start_coturn
+from livetape_harness.server import ServerFactory
 
 
 def test_credentials_follow_the_turn_rest_convention() -> None:
@@ -45,27 +40,8 @@ def test_credentials_follow_the_turn_rest_convention() -> None:
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[int]:
     """Debian's coturn on 127.0.0.1 checking TURN REST credentials; yields its port."""
-    if not Path(TURNSERVER).exists():
-        if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
-            pytest.fail("coturn is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
-        pytest.skip("coturn is not installed (make install-test installs it)")
-    port = free_port()
-    log = (tmp_path / "turnserver.log").open("wb")
-    process = subprocess.Popen(
-        [TURNSERVER, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-         f"--listening-port={port}", "--use-auth-secret", f"--static-auth-secret={SECRET}",
-         "--realm=livetape.test", "--no-tls", "--no-dtls", "--no-cli",
-         "--allow-loopback-peers", "--min-port=49152", "--max-port=65535",
-         "--log-file=stdout", "--simple-log"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    time.sleep(1.0)
-    try:
-        assert process.poll() is None, (tmp_path / "turnserver.log").read_text()
+    with start_coturn(tmp_path / "coturn") as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class _Echo(asyncio.DatagramProtocol):

@@ -78,6 +78,14 @@ class LivetapeClient:
     async def delete_room(self, room_id: str) -> None:
         await self._call("DELETE", f"/v1/rooms/{room_id}")
 
+    async def ice_servers(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        """STUN and TURN servers for publishing, TURN credentials minted for the user (a user
+        token: its own; the secret key: ``user_id``). Hand them to :class:`WhipPublisher`."""
+        params = {"user_id": user_id} if user_id else None
+        servers: list[dict[str, Any]] = (
+            await self._call("GET", "/v1/ice-servers", params=params))["ice_servers"]
+        return servers
+
     def whip_url(self, room_id: str, src_type: str = "camera") -> str:
         return f"{self.base_url}/v1/rooms/{room_id}/whip?src_type={src_type}"
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpCodecCapability,
     RTCRtpSender,
@@ -72,10 +74,15 @@ class WhipPublisher:
 
     def __init__(self, whip_url: str, token: str, media: EncodedMedia, *, loop: bool = False,
                  client: httpx.AsyncClient | None = None, connect_timeout: float = 10.0,
-                 ice_servers: list[RTCIceServer] | None = None) -> None:
+                 ice_servers: Sequence[RTCIceServer | dict[str, Any]] | None = None,
+                 ice_transport_policy: str = "all") -> None:
         self.whip_url, self.media, self.loop = whip_url, media, loop
-        # STUN/TURN servers (e.g. from GET /v1/ice-servers); default: host candidates only
-        self._ice_servers = list(ice_servers or [])
+        # STUN/TURN servers (LivetapeClient.ice_servers()); default: host candidates only.
+        # "relay": only through TURN (a client whose network lets nothing else out)
+        self._ice_servers = [s if isinstance(s, RTCIceServer) else RTCIceServer(
+            urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ice_servers or []]
+        self._ice_policy = RTCIceTransportPolicy(ice_transport_policy)
         self._token = token
         self._client = client
         self._own_client = client is None
@@ -116,7 +123,8 @@ class WhipPublisher:
             raise RuntimeError("start() may be called once")
         if self._client is None:
             self._client = httpx.AsyncClient()
-        pc = self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        pc = self._pc = RTCPeerConnection(RTCConfiguration(
+            iceServers=self._ice_servers, iceTransportPolicy=self._ice_policy))
         connected = asyncio.get_running_loop().create_future()
 
         @pc.on("connectionstatechange")

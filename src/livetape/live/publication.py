@@ -27,6 +27,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from livetape.live import interop
 from livetape.live.clock import SenderClock
+from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.ingest import attach
 from livetape.live.preroll import Preroll
 from livetape.live.trickle import SdpFragment, add_candidates
@@ -88,11 +89,13 @@ class Publication:
     """
 
     def __init__(self, app_id: str, room_id: str, user_id: str, src_type: str,
-                 liveness: Liveness, *, preroll: Preroll | None = None) -> None:
+                 liveness: Liveness, *, preroll: Preroll | None = None,
+                 network: IceNetwork | None = None) -> None:
         self.publication_id = secrets.token_hex(8)
         self.app_id, self.room_id = app_id, room_id
         self.user_id, self.src_type = user_id, src_type
         self._liveness = liveness
+        self._network = network or IceNetwork(IcePlan())
         self._connected = False
         self._last_heard = time.monotonic()
         self.end_reason: str | None = None
@@ -115,7 +118,8 @@ class Publication:
         _plan_transceivers(self._pc, offer_sdp)
         await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         answer = await self._pc.createAnswer()
-        await self._pc.setLocalDescription(answer)
+        with self._network.gathering():  # the ports and addresses of LIVETAPE_ICE_*
+            await self._pc.setLocalDescription(answer)
         for transceiver in self._pc.getTransceivers():
             kind = transceiver.kind
             codecs = [c for c in transceiver._codecs if c.mimeType.lower() != f"{kind}/rtx"]

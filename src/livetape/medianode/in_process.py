@@ -16,6 +16,7 @@ from pathlib import Path
 
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
+from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.preroll import Preroll
 from livetape.live.publication import Liveness, Publication
 from livetape.live.registry import RoomRegistry
@@ -83,6 +84,7 @@ class InProcessMediaNode:
         )
         self._recorders: dict[str, _Recorder] = {}
         self._events: RecordingEvents | None = None
+        self._network = IceNetwork(IcePlan.from_settings(settings))
 
     @property
     def node_id(self) -> str:
@@ -95,11 +97,18 @@ class InProcessMediaNode:
         return self._events
 
     async def start(self, events: RecordingEvents) -> None:
+        """Bind the shared ICE port (and learn the public address) if the settings ask."""
+        await self._network.start()
         self._events = events
 
     async def stop(self) -> None:
         for publication in self._registry.all_publications():
             await publication.close("shutdown")
+        await self._network.stop()
+
+    @property
+    def network(self) -> IceNetwork:
+        return self._network
 
     # publications ------------------------------------------------------------------------
 
@@ -119,11 +128,14 @@ class InProcessMediaNode:
         self._check_limits(offer.app_id, offer.user_id)
         preroll = Preroll(self._settings.preroll_seconds, self._settings.preroll_max_bytes)
         publication = Publication(offer.app_id, offer.room_id, offer.user_id, offer.src_type,
-                                  self._liveness, preroll=preroll)
+                                  self._liveness, preroll=preroll, network=self._network)
         publication.on_end(self._on_publication_end)
         self._registry.add(publication)  # the slot is taken from here on
         try:
             answer = await publication.answer(offer.offer_sdp)
+        except LivetapeError:  # no port left in LIVETAPE_ICE_UDP_PORTS
+            await publication.close("refused")
+            raise
         except Exception as exc:
             await publication.close("refused")
             raise LivetapeError(Catalogue.INVALID_PARAMETER, f"SDP offer refused: {exc}") from exc
