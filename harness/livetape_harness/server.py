@@ -213,3 +213,13 @@ class LiveServer:
 
 
 ServerFactory = Callable[..., LiveServer]  # the start_server fixture: options -> a running server
+
+
+def serve_once(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``livetape serve`` with these settings (``LIVETAPE_*`` variables), expected to stop at
+    once (a bad setting); its exit code and output."""
+    server = LiveServer(data_dir, env={"LIVETAPE_PORT": str(free_port()), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "livetape", "serve"],
+        env=server._env(), capture_output=True, text=True, timeout=60,
+    )

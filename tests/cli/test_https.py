@@ -4,15 +4,13 @@ that stop ``livetape serve`` with a one-line reason instead of a traceback."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from livetape_harness.certs import self_signed
-from livetape_harness.server import LiveServer, ServerFactory, free_port
+from livetape_harness.server import ServerFactory, serve_once
 
 
 def test_the_api_answers_over_https_only(start_server: ServerFactory, tmp_path: Path) -> None:
@@ -32,15 +30,6 @@ def test_the_api_answers_over_https_only(start_server: ServerFactory, tmp_path: 
         httpx.get(f"{server.url}/healthz", timeout=5)
 
 
-def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """``livetape serve`` with these settings, expected to stop at once."""
-    server = LiveServer(tmp_path / "data", env={"LIVETAPE_PORT": str(free_port()), **env})
-    return subprocess.run(
-        [sys.executable, "-m", "livetape", "serve"],
-        env=server._env(), capture_output=True, text=True, timeout=60,
-    )
-
-
 @pytest.mark.parametrize("case", ["missing-file", "not-a-certificate", "key-alone",
                                   "wrong-key"])
 def test_bad_tls_settings_stop_start_up(tmp_path: Path, case: str) -> None:
@@ -57,14 +46,14 @@ def test_bad_tls_settings_stop_start_up(tmp_path: Path, case: str) -> None:
         "wrong-key": ({"LIVETAPE_TLS_CERT": str(cert), "LIVETAPE_TLS_KEY": str(other_key)},
                       "do not load"),
     }[case]
-    done = _serve(tmp_path, **env)
+    done = serve_once(tmp_path / "data", **env)
     assert done.returncode != 0
     assert "bad settings" in done.stderr and says in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
 
 
 def test_a_bad_setting_stops_start_up_in_one_line(tmp_path: Path) -> None:
-    done = _serve(tmp_path, LIVETAPE_TRUSTED_PROXIES="not-an-ip")
+    done = serve_once(tmp_path / "data", LIVETAPE_TRUSTED_PROXIES="not-an-ip")
     assert done.returncode != 0 and "LIVETAPE_TRUSTED_PROXIES" in done.stderr, done.stderr
     assert "not an IP address" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
@@ -74,6 +63,6 @@ def test_a_port_in_use_stops_start_up(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = _serve(tmp_path, LIVETAPE_PORT=str(port))
+        done = serve_once(tmp_path / "data", LIVETAPE_PORT=str(port))
     assert done.returncode != 0
     assert "address already in use" in done.stderr.lower(), done.stderr

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from livetape.cli.options import DATA_DIR, settings_from, with_apps
+from livetape.config import Settings
 
 if TYPE_CHECKING:
     from livetape.auth.apps import AppService
@@ -26,7 +27,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
 
     from livetape.api.factory import create_app
 
-    settings = settings_from(data_dir, host=host, port=port)
+    settings = check_network(settings_from(data_dir, host=host, port=port))
     logging.getLogger("livetape").setLevel(logging.INFO)
     scheme = "https" if settings.tls_cert else "http"
     url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
@@ -42,6 +43,32 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", lifespan="on", loop="uvloop", proxy_headers=False,
                 ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
+
+
+def check_network(settings: Settings) -> Settings:
+    """Bind-test the shared ICE port and learn the public address now, so that a port in
+    use or a STUN server that does not answer stops ``serve`` with one line, not a traceback
+    from inside the server's start-up. The learned address is handed on as a listed one."""
+    from livetape.live.ice_network import IcePlan, check_ports
+    from livetape.live.public_address import DiscoveryError, discover_public_ip
+    from livetape.live.udp_mux import BindError
+
+    plan = IcePlan.from_settings(settings)
+    try:
+        check_ports(plan)
+    except BindError as exc:
+        raise click.ClickException(f"bad settings:\n  LIVETAPE_ICE_UDP_PORT: {exc.strerror}"
+                                   ) from None
+    if plan.discover_from is None:
+        return settings
+    try:
+        learned = asyncio.run(discover_public_ip(plan.discover_from))
+    except DiscoveryError as exc:
+        raise click.ClickException(f"bad settings:\n  LIVETAPE_ICE_DISCOVER_PUBLIC_IP: {exc}"
+                                   ) from None
+    click.echo(f"public address {learned} (learned from {plan.discover_from})", err=True)
+    return settings.model_copy(update={
+        "ice_public_ips": [*settings.ice_public_ips, learned], "ice_discover_public_ip": False})
 
 
 @click.command()

@@ -68,8 +68,9 @@ class WhipPublisher:
     """Publishes ``media`` to a WHIP endpoint; see :meth:`start`, :meth:`stop`, :meth:`vanish`.
 
     A given ``client`` is used as-is and left open; otherwise the publisher owns one.
-    ``answer_sdp`` holds the endpoint's SDP answer after start(), ``delete_status`` the
-    HTTP status of stop()'s DELETE. Also an async context manager (start ... stop).
+    ``offer_sdp`` and ``answer_sdp`` hold the SDP offer and the endpoint's answer after
+    start(), ``delete_status`` the HTTP status of stop()'s DELETE. Also an async context
+    manager (start ... stop).
     """
 
     def __init__(self, whip_url: str, token: str, media: EncodedMedia, *, loop: bool = False,
@@ -92,6 +93,7 @@ class WhipPublisher:
         self._pc: RTCPeerConnection | None = None
         self._location: str | None = None
         self._closed = False
+        self.offer_sdp: str | None = None
         self.answer_sdp: str | None = None
         self.delete_status: int | None = None  # HTTP status of the DELETE sent by stop()
 
@@ -140,8 +142,9 @@ class WhipPublisher:
             transceiver.setCodecPreferences(codec_preferences(track.kind, codec))
         try:
             await pc.setLocalDescription(await pc.createOffer())  # gathers all candidates
+            self.offer_sdp = pc.localDescription.sdp
             response = await self._client.post(
-                self.whip_url, content=pc.localDescription.sdp.encode(),
+                self.whip_url, content=self.offer_sdp.encode(),
                 headers=self._headers(**{"Content-Type": "application/sdp"}))
             if response.status_code != 201:
                 raise WhipError.from_response(response)

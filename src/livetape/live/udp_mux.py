@@ -72,9 +72,14 @@ class SharedSocket(asyncio.DatagramProtocol):
         self._by_peer: dict[Address, SharedPortProtocol] = {}
         self._by_ufrag: dict[str, SharedPortProtocol] = {}
         self.dropped = 0  # datagrams from addresses no session claimed
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def attach(self, connection: Connection, component: int) -> SharedPortProtocol:
         protocol = SharedPortProtocol(connection, self, component)
@@ -173,6 +178,8 @@ class SharedUdpPort:
         sockets, self._sockets = self._sockets, []
         for shared in sockets:
             shared.transport.close()
+        for shared in sockets:
+            await shared.closed  # the port is free again when stop() returns
 
     def attach(self, connection: Connection, component: int) -> list[SharedPortProtocol]:
         """One protocol per shared socket for ``connection``'s ``component``."""
