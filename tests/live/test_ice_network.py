@@ -181,3 +181,7 @@ async def test_a_relay_only_publisher_is_recorded_through_coturn(
             info = probe(await download(files[0]["play_set"][0]["url"], tmp_path / "r.mp4"))
             assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "opus"
             assert info["duration"] >= 3.0, info
+            # the CLI's publisher, the same way
+            done = server.cli_raw("publish", "--url", server.url, "--token", token,
+                                  "--room", "firewalled", "--relay", "--seconds", "1")
+            assert done.returncode == 0 and b"location" in done.stdout, done.stderr[-2000:]

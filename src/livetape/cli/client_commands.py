@@ -29,9 +29,15 @@ ENDED = (JobState.DONE, JobState.FAILED)
               help="Media file to send (H.264/VP8 + audio); default: a synthetic test source.")
 @click.option("--seconds", type=float, default=None, help="Stop after N seconds.")
 @click.option("--loop", is_flag=True, help="Repeat the media until stopped.")
+@click.option("--ice-from-server", is_flag=True,
+              help="Use the STUN/TURN servers the server hands out (GET /v1/ice-servers).")
+@click.option("--relay", is_flag=True,
+              help="Relay only, through the server's TURN servers (implies --ice-from-server).")
 def publish(url: str, key: str | None, token: str | None, room: str, src_type: str,
-            media_file: str | None, seconds: float | None, loop: bool) -> None:
+            media_file: str | None, seconds: float | None, loop: bool, ice_from_server: bool,
+            relay: bool) -> None:
     """Publish a file or a synthetic source into a room over WHIP (needs --token)."""
+    from livetape.client.api import LivetapeClient
     from livetape.client.media import EncodedMedia
     from livetape.client.publisher import WhipPublisher
 
@@ -42,7 +48,12 @@ def publish(url: str, key: str | None, token: str | None, room: str, src_type: s
         media = (EncodedMedia.from_file(Path(media_file)) if media_file
                  else EncodedMedia.synthetic(seconds or 10.0))
         whip = f"{url.rstrip('/')}/v1/rooms/{room}/whip?src_type={src_type}"
-        publisher = WhipPublisher(whip, token, media, loop=loop)
+        ice_servers = None
+        if ice_from_server or relay:
+            async with LivetapeClient(url, token=token) as client:
+                ice_servers = await client.ice_servers()
+        publisher = WhipPublisher(whip, token, media, loop=loop, ice_servers=ice_servers,
+                                  ice_transport_policy="relay" if relay else "all")
         await publisher.start()
         click.echo(json.dumps({"location": publisher.location}))
         try:
