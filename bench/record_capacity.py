@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mediarecorder-n", type=lambda t: _ns(t)[0], default=[1, 2],
                    help="N for MediaRecorder (1,2)")
     p.add_argument("--skip-janus", action="store_true", help="no Janus runs")
+    p.add_argument("--shared-port", action="store_true",
+                   help="at each N, also livetape with every stream on one UDP port "
+                   "(LIVETAPE_ICE_UDP_PORT)")
     p.add_argument("--skip-mediarecorder", action="store_true", help="no MediaRecorder runs")
     p.add_argument("--profile", action="store_true",
                    help="one more livetape run under py-spy, at --profile-n")
@@ -132,6 +135,9 @@ class Bench:
         """livetape (and Janus) at N; returns whether livetape held."""
         row = await self.attempt(f"livetape N={n}",
                                  lambda: _first(run_livetape(self.cfg, n)))
+        if self.args.shared_port:
+            await self.attempt(f"livetape, 1 UDP port N={n}",
+                               lambda: _first(run_livetape(self.cfg, n, shared_port=True)))
         if not self.args.skip_janus:
             await self.attempt(f"Janus N={n}", partial(run_janus, self.cfg, n))
         return row is not None and row.held

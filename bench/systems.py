@@ -22,7 +22,7 @@ import httpx
 
 from janus_ref import JanusRef, proc_cpu_seconds, proc_status_bytes, recorded_frames
 from livetape.client.api import ApiError, LivetapeClient
-from livetape_harness.server import LiveServer
+from livetape_harness.server import LiveServer, free_udp_port
 from loadgen import LoadGen
 from measure import Mp4Count, Row, Window, count_mp4, measure_window, udp_receive_drops
 from mediarecorder_ref import MediaRecorderRef
@@ -68,12 +68,16 @@ def log_problems(path: Path, limit: int = 3) -> list[str]:
 
 
 async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
-                       ) -> tuple[Row, Profile | None]:
-    """Record N streams with livetape; with ``profile``, py-spy samples the window."""
-    data_dir = cfg.work_dir / f"livetape-n{n}{'-profile' if profile else ''}"
+                       shared_port: bool = False) -> tuple[Row, Profile | None]:
+    """Record N streams with livetape; with ``profile``, py-spy samples the window; with
+    ``shared_port``, every stream's media comes in on one UDP port (LIVETAPE_ICE_UDP_PORT)."""
+    data_dir = cfg.work_dir / (f"livetape-n{n}{'-profile' if profile else ''}"
+                               f"{'-1port' if shared_port else ''}")
     # the bench looks for the limit itself: lift livetape's admission limits
     limits = {"LIVETAPE_MULTI_ROOM_MAX_MEMBERS": str(max(50, n + 1)),
               "LIVETAPE_MAX_PUBLICATIONS": str(max(16, n))}
+    if shared_port:
+        limits["LIVETAPE_ICE_UDP_PORT"] = str(free_udp_port())
     server = LiveServer(data_dir, env=limits)
     gen = cfg.loadgen(n, data_dir)
     users = [f"u{i:03d}" for i in range(n)]
@@ -136,7 +140,8 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
     notes += [f"idle server (no stream) {idle:.3f} CPU-s/s",
               f"{drops} UDP datagrams dropped by the kernel (full receive buffer, host-wide, "
               "publish to end)", f"generator: {len(gen.children)} process(es)"]
-    row = Row("livetape", n, window, peak, sent, received, count.video, ok, notes)
+    row = Row("livetape, 1 UDP port" if shared_port else "livetape", n, window, peak, sent,
+              received, count.video, ok, notes)
     return row, prof
 
 
