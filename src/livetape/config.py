@@ -25,6 +25,14 @@ class Settings(NetworkSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql://... works."
     )
+    upload_retry_seconds: float = Field(
+        1.0, gt=0, description="The first wait before an upload from the spool to object "
+        "storage is retried; it doubles at each failure, up to upload_retry_max_seconds.",
+    )
+    upload_retry_max_seconds: float = Field(
+        60.0, gt=0, description="The longest wait between two upload attempts; uploads are "
+        "retried for as long as the store fails (the spooled file stays until then).",
+    )
     segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
     idle_timeout_seconds: float = Field(
         60.0, gt=0, description="Close a recording after N seconds without media."
@@ -193,6 +201,11 @@ class Settings(NetworkSettings):
     def recordings_dir(self) -> Path:
         """Where recordings are written while they run (fragmented MP4 parts)."""
         return self.data_dir / "recordings"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Finished files waiting for the object store (storage/spool.py)."""
+        return self.data_dir / "spool"
 
     @property
     def storage_dir(self) -> Path:

@@ -55,3 +55,7 @@ class Storage(ABC):
     @abstractmethod
     def local_path(self, key: str) -> Path | None:
         """A filesystem path to serve the object from, when the back end has one."""
+
+    def pending(self, key: str) -> bool:
+        """Whether ``key`` still waits on this node for its store (see storage/spool.py)."""
+        return False
