@@ -19,6 +19,7 @@ CPU (user + system, /proc/<pid>/stat; nginx master + workers) over the window gi
 per GB served, for livetape's process and nginx's apart (``lt+accel`` uses both) and summed.
 
     .venv/bin/python bench/serve.py                         # 256 KiB ranges, 8 conns, 10 s
+    .venv/bin/python bench/serve.py --sizes 256K,4M,full    # make bench-serve
     .venv/bin/python bench/serve.py --sizes 256K,4M,full --profile
 
 The report is also written to bench/out/serve.txt.
