@@ -135,6 +135,13 @@ class Settings(NetworkSettings):
     play_url_ttl_seconds: int = Field(
         86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
     )
+    accel_redirect: str | None = Field(
+        None, description="Serve local media files through nginx: after its checks, livetape "
+        "answers a media request with an empty body and X-Accel-Redirect: <this prefix><storage "
+        "key>, and nginx sends the file from an internal location aliased to the storage folder "
+        "(e.g. /internal/; README, Deploying). Trial cuts and signed playlists are still served "
+        "by livetape. Unset: livetape sends every byte itself.",
+    )
     media_lookup_seconds: float = Field(
         2.0, ge=0, description="How long the file server remembers a file's status and its "
         "app's signing key (changes made on other servers show after this).",
@@ -189,6 +196,17 @@ class Settings(NetworkSettings):
             raise ValueError(f"definitions must be some of {sorted(known)}")
         return value
 
+
+    @field_validator("accel_redirect")
+    @classmethod
+    def _accel_prefix(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith("/") or not value.endswith("/") or any(
+                c in value for c in "?#%") or any(ord(c) <= 32 for c in value):
+            raise ValueError("LIVETAPE_ACCEL_REDIRECT must be a URI path that starts and ends "
+                             "with '/' (e.g. /internal/), without spaces, '?', '#' or '%'")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,10 @@ It sits in front of ``/media/<app_id>/...`` and adds up the body bytes each resp
 to the server (a partial range counts what it sent; HEAD and 304 count nothing), in memory;
 ``flush()`` moves the totals into the usage ledger, every ``flush_seconds`` and at stop.
 A crash loses at most the last interval's count.
+
+A response handed to nginx (``X-Accel-Redirect``, :mod:`livetape.api.accel`) has no body here:
+it carries the bytes nginx is asked to send in :data:`ACCEL_BYTES`, which this middleware
+counts and removes, so the header never leaves livetape.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from livetape.billing.usage import TRAFFIC, UsageLedger, today
 from livetape.periodic import Periodic
 
 PREFIX = "/media/"
+ACCEL_BYTES = "x-livetape-accel-bytes"  # what nginx sends for this answer (counted, removed)
+_ACCEL_KEY = ACCEL_BYTES.encode()
 
 
 class TrafficMeter:
@@ -70,6 +76,13 @@ class TrafficMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                headers = message.get("headers", [])
+                accel = [int(v) for k, v in headers if k.lower() == _ACCEL_KEY]
+                if accel:
+                    message = {**message, "headers": [
+                        (k, v) for k, v in headers if k.lower() != _ACCEL_KEY]}
+                    if status == 200 and accel[0] > 0:
+                        self.meter.count(app_id, accel[0])
             await send(message)
             body = message.get("body", b"") if message["type"] == "http.response.body" else b""
             if body and status in (200, 206):  # sent: only media, not error bodies
