@@ -25,6 +25,24 @@ class Settings(NetworkSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql://... works."
     )
+    nats_url: str | None = Field(
+        None, description="A cluster: the NATS server(s) (nats://host:4222, comma-separated) "
+        "this node joins. Unset: a single node.",
+    )
+    node_id: str | None = Field(
+        None, max_length=64, description="This node's name in the cluster (default: derived "
+        "from the host name and the HTTP port).",
+    )
+    node_heartbeat_seconds: float = Field(
+        2.0, gt=0, description="How often a node reports itself (load, address) to the cluster.")
+    node_dead_seconds: float = Field(
+        15.0, gt=0, description="A node silent this long is dead: a survivor finalizes its "
+        "recordings (end_reason node_lost).",
+    )
+    node_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a call to another node may take before it answers "
+        "30000208.",
+    )
     upload_retry_seconds: float = Field(
         1.0, gt=0, description="The first wait before an upload from the spool to object "
         "storage is retried; it doubles at each failure, up to upload_retry_max_seconds.",
