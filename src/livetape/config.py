@@ -43,6 +43,18 @@ class Settings(NetworkSettings):
         5.0, gt=0, description="How long a call to another node may take before it answers "
         "30000208.",
     )
+    node_read_attempts: int = Field(
+        2, ge=1, le=10, description="Tries of a read-only call to another node (its live "
+        "streams, a recorder's counters) that timed out; calls that change something are sent "
+        "once.",
+    )
+    test_node_fault: str | None = Field(
+        None, pattern=r"^(hang|garbage|shape|unknown-op|drop:[a-z_]+)$",
+        description="TEST ONLY: this node misbehaves on every request it serves over NATS: "
+        "hang (never answers), garbage (answers bytes that are not JSON), shape (JSON of the "
+        "wrong shape), unknown-op (as if it did not know the operation), drop:<field> (its "
+        "answer lacks that field). Never set it in production.",
+    )
     upload_retry_seconds: float = Field(
         1.0, gt=0, description="The first wait before an upload from the spool to object "
         "storage is retried; it doubles at each failure, up to upload_retry_max_seconds.",

