@@ -127,10 +127,10 @@ async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         return NodeUnderTest(node, events, config.recordings_dir)
 
     yield make
+    for service in services:  # first, so that its last events still find the control plane
+        await service.stop()
     for node in nodes:
         await node.stop()
-    for service in services:
-        await service.stop()
 
 
 class DirectPublisher:
