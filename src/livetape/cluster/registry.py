@@ -149,6 +149,7 @@ class NodeRegistry:
                     log.info("node %s: heartbeats reach the registry again", self.node_id)
                 self._failing = False
             except LivetapeError as exc:
+                self._kv = None  # the bucket may be gone (deleted, a new server): reopen it
                 if not self._failing:
                     log.warning("node %s: heartbeat failed: %s", self.node_id, exc)
                 self._failing = True
@@ -250,8 +251,9 @@ class NodeRegistry:
         return decode_entry(node_id, found.value)
 
     async def _bucket(self) -> KeyValue:
+        client = self._connection.client()  # 30000401 at once while NATS is away
         if self._kv is None:
-            js = self._connection.client().jetstream(timeout=self._timeout)
+            js = client.jetstream(timeout=self._timeout)
             config = KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.MEMORY,
                                     limit_marker_ttl=MARKER_SECONDS)
             self._kv = await self._call(js.create_key_value(config), "open the registry")
