@@ -218,7 +218,7 @@ class NodeRegistry:
         try:
             while True:
                 try:
-                    update = await watcher.updates(timeout=3600)  # type: ignore[no-untyped-call]
+                    update = await watcher.updates(timeout=3600)  # type: ignore[no-untyped-call,unused-ignore]
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 if update is None:  # the end of the current values
@@ -234,7 +234,7 @@ class NodeRegistry:
                 yield NodeChange(kind=kind, node_id=update.key, entry=entry)
         finally:
             with suppress(Exception):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+                await watcher.stop()  # type: ignore[no-untyped-call,unused-ignore]
 
     # --- NATS, with the catalogue's errors ----------------------------------------------
 

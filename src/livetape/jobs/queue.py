@@ -4,10 +4,11 @@ A job is ``queued`` -> ``running`` -> ``done`` | ``failed``. A worker claims the
 claimable job with one conditional UPDATE (it wins only if the row still looks the way it
 read it); on PostgreSQL the read is ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent
 workers (on any number of machines) each take a different row without waiting on one
-another and without losing races. It then holds it with a lease it renews while reporting progress. A job whose lease
-ran out, because its worker or the whole server died, is claimable again and re-runs from
-the start; after ``max_attempts`` runs it fails. Transcode and watermark jobs put their
-file in status 4 while pending, then back to 2, or 7 with the reason when they fail.
+another and without losing races. It then holds it with a lease it renews while
+reporting progress. A job whose lease ran out, because its worker or the whole server
+died, is claimable again and re-runs from the start; after ``max_attempts`` runs it
+fails. Transcode and watermark jobs put their file in status 4 while pending, then back
+to 2, or 7 with the reason when they fail.
 """
 
 from __future__ import annotations
