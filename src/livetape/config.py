@@ -6,9 +6,11 @@ Bad values fail loudly at start-up (pydantic validation), never half-way through
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from livetape.billing.prices import PriceTable
@@ -244,6 +246,32 @@ class Settings(NetworkSettings):
         if value and not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("LIVETAPE_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("nats_url")
+    @classmethod
+    def _cluster_database(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        database = info.data.get("database_url") or ""
+        if not database.startswith(("postgresql", "postgres")):
+            raise ValueError("a cluster (LIVETAPE_NATS_URL set) needs PostgreSQL: set "
+                             "LIVETAPE_DATABASE_URL=postgresql://... (SQLite is one machine's "
+                             "file, not shared by the nodes)")
+        return value
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_chars(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise ValueError("LIVETAPE_NODE_ID may hold only letters, digits, '-' and '_'")
+        return value
+
+    def resolved_node_id(self) -> str:
+        """``node_id``, or the host name and HTTP port (``host-8080``)."""
+        if self.node_id:
+            return self.node_id
+        host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "node"
+        return f"{host}-{self.port}"[:64]
 
     @property
     def recordings_dir(self) -> Path:

@@ -14,6 +14,10 @@ _CHECK_FIELDS = "check that the recording request's fields are complete"
 _CHECK_ROOM = "check the room was opened, the user ID and room ID, or whether the user already left"
 _NODE_VERSION = ("the node runs another or a broken livetape version: check its log, and run the "
                  "same version on every node")
+_NATS_RETRY = ("maybe the network: retry; if it goes on, check that the NATS server(s) of "
+               "LIVETAPE_NATS_URL run and that this node reaches them")
+_BAD_ENTRY = ("a node wrote an entry this version cannot read: run the same livetape version "
+              "on every node; see the named node's log")
 _SUPPORT = "server-internal error: see the server log; report it if it repeats"
 
 
@@ -149,6 +153,46 @@ class Catalogue:
     NODE_REPLY_NO_RESULT = ErrorKind(
         30000305, "node_reply_no_result", "media node's reply: no result returned",
         _NODE_VERSION, 502,
+    )
+    REGISTRY_UNREACHABLE = ErrorKind(
+        30000401, "registry_unreachable",
+        "room query: the cluster's registry (NATS) cannot be reached", _NATS_RETRY, 503,
+    )
+    REGISTRY_FAILED = ErrorKind(
+        30000402, "registry_failed", "room query: error fetching data from the cluster's "
+        "registry (NATS)", _NATS_RETRY, 503,
+    )
+    REGISTRY_NO_ROOM = ErrorKind(
+        30000403, "registry_no_room",
+        "room query: the cluster's registry has no node for this room (room does not exist)",
+        _CHECK_ROOM, 404,
+    )
+    REGISTRY_TIMEOUT = ErrorKind(
+        30000404, "registry_timeout",
+        "room query: the cluster's registry (NATS) did not answer in time", _NATS_RETRY, 504,
+    )
+    REGISTRY_NOT_PARSEABLE = ErrorKind(
+        30000405, "registry_not_parseable",
+        "room query reply: a registry entry could not be parsed (not JSON)", _BAD_ENTRY, 502,
+    )
+    REGISTRY_NOT_OBJECT = ErrorKind(
+        30000406, "registry_not_object",
+        "room query reply: a registry entry could not be parsed (not a JSON object)",
+        _BAD_ENTRY, 502,
+    )
+    REGISTRY_BAD_FIELD = ErrorKind(
+        30000407, "registry_bad_field",
+        "room query reply: a registry entry could not be parsed (a field of the wrong type)",
+        _BAD_ENTRY, 502,
+    )
+    REGISTRY_NO_RESULT = ErrorKind(
+        30000408, "registry_no_result",
+        "room query reply: a registry entry lacks a field it must have", _BAD_ENTRY, 502,
+    )
+    REGISTRY_WRONG_KEY = ErrorKind(
+        30000409, "registry_wrong_key",
+        "room query reply: a registry entry could not be parsed (it names another node than "
+        "its key)", _BAD_ENTRY, 502,
     )
     ROOM_NOT_FOUND = ErrorKind(
         30000410, "room_not_found", "the room being recorded does not exist", _CHECK_ROOM, 404,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -13,6 +14,7 @@ from livetape.auth.ice_credentials import IceCredentials
 from livetape.billing.balance import Balances
 from livetape.billing.bills import Biller
 from livetape.billing.plans import PlanBook
+from livetape.cluster.membership import ClusterMembership
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
@@ -45,6 +47,7 @@ class Services:
     balances: Balances
     plans: PlanBook
     biller: Biller
+    cluster: ClusterMembership | None = None  # LIVETAPE_NATS_URL set: this node's part
 
 
 CONSOLE_COOKIE = "livetape_console"  # the web console's session (HttpOnly, SameSite=Strict)
@@ -95,3 +98,14 @@ async def server(request: Request) -> Identity:
     if not who.is_server:
         raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the app's secret key")
     return who
+
+
+@raises(Catalogue.UNAUTHORIZED)
+def operator(request: Request) -> None:
+    """Only the operator (``Authorization: Bearer <LIVETAPE_OPERATOR_KEY>``)."""
+    configured = services(request).settings.operator_key
+    given = bearer(request) or ""
+    if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
+        raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the operator key",
+                            hint="set LIVETAPE_OPERATOR_KEY on the server and send it as "
+                            "'Authorization: Bearer <operator key>'")

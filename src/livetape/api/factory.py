@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,7 @@ from livetape.api.routes import (
     classes,
     console,
     ice,
+    nodes,
     processing,
     record,
     rooms,
@@ -39,6 +41,8 @@ from livetape.billing.balance import Balances
 from livetape.billing.bills import Biller, BillingRunner
 from livetape.billing.plans import PlanBook
 from livetape.billing.traffic import TrafficMeter, TrafficMiddleware
+from livetape.cluster.membership import ClusterMembership
+from livetape.cluster.registry import NodeLoad
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
@@ -70,6 +74,27 @@ async def _sweep_expired(library: Library) -> None:
         log.info("expired files deleted: %s", ", ".join(deleted))
 
 
+def _membership(config: Settings, node: InProcessMediaNode) -> ClusterMembership | None:
+    """This node's part in a cluster (LIVETAPE_NATS_URL), None for a single node."""
+    if not config.nats_url:
+        return None
+
+    def load() -> NodeLoad:
+        rooms = node.live_rooms()
+        return NodeLoad(publications=sum(rooms.values()), rooms=list(rooms))
+
+    return ClusterMembership(config, load)
+
+
+def _on_notices(cluster: ClusterMembership, lookup: MediaLookup,
+                node: InProcessMediaNode) -> None:
+    """What this node does when another one announces a change."""
+    cluster.notices.on("app_changed", lambda f: lookup.forget_app(f["app_id"], announce=False))
+    cluster.notices.on("file_changed",
+                       lambda f: lookup.forget_file(f["file_id"], announce=False))
+    cluster.notices.on("room_closed", lambda f: node.close_room(f["app_id"], f["room_id"]))
+
+
 def create_app(config: Settings) -> FastAPI:
     """A livetape server for ``config``; nothing starts until the lifespan runs."""
     traffic = TrafficMeter()
@@ -85,13 +110,15 @@ def create_app(config: Settings) -> FastAPI:
         if spool is not None:  # recordings wait there while the object store is away
             spool.on_uploaded(library.uploaded)
             await spool.start()
-        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
+        node = InProcessMediaNode(config)  # the seam: everything live goes through it
+        cluster = _membership(config, node)
+        announce = cluster.notices.announce if cluster is not None else None
+        lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds, announce=announce)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
                           on_change=lookup.forget_app)  # playback sees new settings at once
         balances, classes = Balances(db.sessions), ClassTree(db.sessions)
-        node = InProcessMediaNode(config)  # the seam: everything live goes through it
-        room_service = RoomService(config, db.sessions, node)
+        room_service = RoomService(config, db.sessions, node, announce=announce)
         admission = RecordingAdmission(config, apps, balances, classes)
         processing = ProcessingService(config, library, jobs, apps)
         recordings = RecordingService(config, db.sessions, node, library, admission,
@@ -110,8 +137,11 @@ def create_app(config: Settings) -> FastAPI:
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,
-            biller,
+            biller, cluster,
         )
+        if cluster is not None:
+            _on_notices(cluster, lookup, node)
+            await cluster.start()
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,
                                delay=config.billing_delay_seconds)
@@ -127,6 +157,8 @@ def create_app(config: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if cluster is not None:
+                await cluster.stop()
             await sweeper.stop()
             await runner.stop()
             await workers.stop()
@@ -186,10 +218,16 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def healthz(request: Request) -> dict[str, Any]:
+        """Alive; in a cluster, also this node's id and whether NATS is connected now (the
+        node keeps serving without it: the answer stays 200)."""
+        found: dict[str, Any] = {"status": "ok", "version": __version__}
+        services = getattr(request.app.state, "services", None)
+        if services is not None and services.cluster is not None:
+            found["cluster"] = services.cluster.health()
+        return found
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, web, console):
+                   billing, nodes, web, console):
         app.include_router(module.router)
     return app

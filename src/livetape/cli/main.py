@@ -11,6 +11,7 @@ import click
 from livetape.cli.admin_commands import app, token
 from livetape.cli.billing_commands import billing
 from livetape.cli.client_commands import publish, record, vod
+from livetape.cli.cluster_commands import cluster
 from livetape.cli.serve_commands import serve, worker
 
 
@@ -22,5 +23,5 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker, app, token, publish, record, vod, billing):
+for command in (serve, worker, app, token, publish, record, vod, billing, cluster):
     main.add_command(command)

@@ -2,10 +2,13 @@
 
 A job is ``queued`` -> ``running`` -> ``done`` | ``failed``. A worker claims the oldest
 claimable job with one conditional UPDATE (it wins only if the row still looks the way it
-read it), then holds it with a lease it renews while reporting progress. A job whose lease
-ran out, because its worker or the whole server died, is claimable again and re-runs from
-the start; after ``max_attempts`` runs it fails. Transcode and watermark jobs put their
-file in status 4 while pending, then back to 2, or 7 with the reason when they fail.
+read it); on PostgreSQL the read is ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent
+workers (on any number of machines) each take a different row without waiting on one
+another and without losing races. It then holds it with a lease it renews while
+reporting progress. A job whose lease ran out, because its worker or the whole server
+died, is claimable again and re-runs from the start; after ``max_attempts`` runs it
+fails. Transcode and watermark jobs put their file in status 4 while pending, then back
+to 2, or 7 with the reason when they fail.
 """
 
 from __future__ import annotations
@@ -82,9 +85,11 @@ class JobQueue:
             claimable = or_(Job.state == JobState.QUEUED,
                             and_(Job.state == JobState.RUNNING, Job.lease_until < current))
             async with self._sessions() as session, session.begin():
-                candidate = await session.scalar(
-                    select(Job).where(claimable).order_by(Job.created_at).limit(1)
-                )
+                oldest = select(Job).where(claimable).order_by(Job.created_at).limit(1)
+                locking = session.get_bind().dialect.name == "postgresql"
+                if locking:  # many workers on many machines: each skips the rows others hold
+                    oldest = oldest.with_for_update(skip_locked=True)
+                candidate = await session.scalar(oldest)
                 if candidate is None:
                     return None
                 if candidate.attempts >= self.max_attempts:

@@ -197,6 +197,14 @@ class InProcessMediaNode:
         for publication in list(live.publications.values()) if live else []:
             await publication.close("room_closed")
 
+    def live_rooms(self) -> dict[str, int]:
+        """Publications by ``app_id/room_id`` on this node now (the cluster's registry entry)."""
+        rooms: dict[str, int] = {}
+        for p in self._registry.all_publications():
+            key = f"{p.app_id}/{p.room_id}"
+            rooms[key] = rooms.get(key, 0) + 1
+        return rooms
+
     async def streams(self, app_id: str, room_id: str | None = None) -> list[LiveStream]:
         found = [p for p in self._registry.all_publications()
                  if p.app_id == app_id and room_id in (None, p.room_id)]

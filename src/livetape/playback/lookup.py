@@ -4,13 +4,15 @@ Players fire many range requests at one file; looking the file and its app up in
 database for each was half of the serving cost (bench/serve.py). Answers are kept for
 ``ttl`` seconds (at most ``max_entries``, the least recently used dropped first): a change
 made through this process (ModifyVodInfo, DeleteVodFile, app settings) is forgotten at once,
-one made elsewhere shows within ``ttl``. A deleted file's objects are gone from storage, so
-its URLs answer 404 at once either way.
+and announced (the ``announce`` hook): in a cluster every other node forgets it at once too
+(cluster/notices.py); one made where nothing announces it shows within ``ttl``. A deleted
+file's objects are gone from storage, so its URLs answer 404 at once either way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,8 +38,10 @@ class MediaLookup:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, ttl: float,
         max_entries: int = 10_000,
+        announce: Callable[[str, dict[str, str]], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._announce = announce
         self._balances = Balances(sessions)
         self._cache: TTLCache[tuple[str, str], Any] = TTLCache(
             maxsize=max_entries, ttl=ttl, timer=time.monotonic)
@@ -86,9 +90,16 @@ class MediaLookup:
         since: datetime | None = value
         return since
 
-    def forget_file(self, file_id: str) -> None:
+    def forget_file(self, file_id: str, *, announce: bool = True) -> None:
+        """The file changed: look it up again (and tell the other nodes, unless the news
+        came from one of them)."""
         self._cache.pop(("file", file_id), None)
+        if announce and self._announce is not None:
+            self._announce("file_changed", {"file_id": file_id})
 
-    def forget_app(self, app_id: str) -> None:
+    def forget_app(self, app_id: str, *, announce: bool = True) -> None:
+        """The app's settings or balance changed (same as :meth:`forget_file`)."""
         self._cache.pop(("app", app_id), None)
         self._cache.pop(("due", app_id), None)
+        if announce and self._announce is not None:
+            self._announce("app_changed", {"app_id": app_id})

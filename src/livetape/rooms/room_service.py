@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,10 +29,12 @@ ROOM_TYPES = ("multi", "pair")
 
 class RoomService:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                 node: MediaNode) -> None:
+                 node: MediaNode,
+                 announce: Callable[[str, dict[str, str]], None] | None = None) -> None:
         self._settings = settings
         self._sessions = sessions
         self._node = node
+        self._announce = announce  # a cluster: the nodes holding other publishers end them
 
     async def create(self, app_id: str, room_id: str | None, room_type: str) -> Room:
         if room_type not in ROOM_TYPES:
@@ -64,6 +67,8 @@ class RoomService:
     async def delete(self, app_id: str, room_id: str) -> None:
         room = await self.get(app_id, room_id)
         await self._node.close_room(app_id, room_id)
+        if self._announce is not None:
+            self._announce("room_closed", {"app_id": app_id, "room_id": room_id})
         async with self._sessions() as session, session.begin():
             await session.delete(await session.merge(room))
 

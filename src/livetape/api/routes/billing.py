@@ -3,7 +3,6 @@ its billing mode, its balance; and the operator's top-up."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -11,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
-from livetape.api.deps import bearer, server, services
+from livetape.api.deps import operator, server, services
 from livetape.api.envelope import Envelope
 from livetape.api.openapi import raises
 from livetape.auth.apps import Identity
@@ -121,17 +120,6 @@ async def balance(request: Request, who: Annotated[Identity, Depends(server)]) -
     entries = await balances.entries(who.app_id)
     return BalanceAnswer(balance=to_cny(await balances.balance(who.app_id)),
                          entries=[EntryView.of(e) for e in entries])
-
-
-@raises(Catalogue.UNAUTHORIZED)
-def operator(request: Request) -> None:
-    """Only the operator (``Authorization: Bearer <LIVETAPE_OPERATOR_KEY>``)."""
-    configured = services(request).settings.operator_key
-    given = bearer(request) or ""
-    if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
-        raise LivetapeError(Catalogue.UNAUTHORIZED, "this call needs the operator key",
-                            hint="set LIVETAPE_OPERATOR_KEY on the server and send it as "
-                            "'Authorization: Bearer <operator key>'")
 
 
 class TopUp(Input):
