@@ -24,6 +24,9 @@ from livetape.medianode.service import NodeService
 from livetape_harness.nats import NatsServer
 from tests.medianode.loopback import JsonLoopbackNode
 
+# cluster settings need PostgreSQL (SQLite is refused); a media node never opens it
+CLUSTER_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
+
 APP = "app-1"
 ROOM = "room-1"
 
@@ -110,7 +113,8 @@ async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     async def make(**settings: Any) -> NodeUnderTest:
         name = f"node{len(nodes)}"
         if request.param == "nats":
-            settings = {"nats_url": request.getfixturevalue("nats_server").url, **settings}
+            settings = {"nats_url": request.getfixturevalue("nats_server").url,
+                        "database_url": CLUSTER_DB, **settings}
             name = f"{name}-{uuid.uuid4().hex[:8]}"  # the server is shared by the suite
         config = Settings(data_dir=tmp_path / f"node{len(nodes)}",
                           **{**NODE_SETTINGS, **settings})

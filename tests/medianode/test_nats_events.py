@@ -17,6 +17,7 @@ from livetape.medianode.bus import events_subject
 from livetape.medianode.outbox import EventOutbox
 from livetape.medianode.remote import NatsMediaNode
 from livetape_harness.nats import NatsServer
+from tests.medianode.conftest import CLUSTER_DB
 
 
 class Sink:
@@ -58,7 +59,8 @@ async def bus(nats_server: NatsServer) -> AsyncIterator[Nats]:
 
 
 def settings(server: NatsServer, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, nats_url=server.url, node_timeout_seconds=0.5,
+    return Settings(data_dir=tmp_path, database_url=CLUSTER_DB,
+                    nats_url=server.url, node_timeout_seconds=0.5,
                     node_heartbeat_seconds=0.2)
 
 

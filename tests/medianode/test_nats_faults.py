@@ -23,7 +23,7 @@ from livetape.medianode.remote import NatsMediaNode
 from livetape.medianode.service import NodeService
 from livetape_harness.flow import offer_without_candidates
 from livetape_harness.nats import NatsServer
-from tests.medianode.conftest import APP, ROOM, EventLog
+from tests.medianode.conftest import APP, CLUSTER_DB, ROOM, EventLog
 
 TIMEOUT = 0.5  # LIVETAPE_NODE_TIMEOUT_SECONDS of these tests
 
@@ -37,7 +37,8 @@ async def serve(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Serve]
 
     async def make(fault: str | None = None, *, served: bool = True) -> NatsMediaNode:
         node_id = f"n-{uuid.uuid4().hex[:8]}"
-        settings = Settings(data_dir=tmp_path / node_id, nats_url=nats_server.url,
+        settings = Settings(data_dir=tmp_path / node_id, database_url=CLUSTER_DB,
+                    nats_url=nats_server.url,
                             node_timeout_seconds=TIMEOUT, test_node_fault=fault)
         if served:
             service = NodeService(InProcessMediaNode(settings, node_id=node_id), settings)
@@ -189,7 +190,8 @@ def test_the_fault_setting_is_checked() -> None:
 
 async def test_stopped_node_service_answers_no_more(serve: Serve, nats_server: NatsServer,
                                                     tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "n", nats_url=nats_server.url,
+    settings = Settings(data_dir=tmp_path / "n", database_url=CLUSTER_DB,
+                    nats_url=nats_server.url,
                         node_timeout_seconds=TIMEOUT)
     service = NodeService(InProcessMediaNode(settings, node_id="n-stopping"), settings)
     await service.start()
