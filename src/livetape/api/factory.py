@@ -52,7 +52,10 @@ from livetape.jobs.processor import clear_work_folder
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
+from livetape.medianode.directory import NodeDirectory
 from livetape.medianode.in_process import InProcessMediaNode
+from livetape.medianode.interface import MediaNode
+from livetape.medianode.service import NodeService
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
@@ -110,25 +113,34 @@ def create_app(config: Settings) -> FastAPI:
         if spool is not None:  # recordings wait there while the object store is away
             spool.on_uploaded(library.uploaded)
             await spool.start()
-        node = InProcessMediaNode(config)  # the seam: everything live goes through it
+        # the seam: everything live goes through it; in a cluster, this node's media node
+        # is served over NATS and the control plane reaches every node through a directory
+        node = InProcessMediaNode(config, node_id=config.resolved_node_id()
+                                  if config.nats_url else "local")
         cluster = _membership(config, node)
+        media: MediaNode = node
+        served: NodeService | None = None
+        if cluster is not None:
+            media = NodeDirectory(config, cluster.node_id, cluster.connection.client,
+                                  cluster.registry.nodes)
         announce = cluster.notices.announce if cluster is not None else None
         lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds, announce=announce)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
                           on_change=lookup.forget_app)  # playback sees new settings at once
         balances, classes = Balances(db.sessions), ClassTree(db.sessions)
-        room_service = RoomService(config, db.sessions, node, announce=announce)
+        room_service = RoomService(config, db.sessions, media, announce=announce)
         admission = RecordingAdmission(config, apps, balances, classes)
         processing = ProcessingService(config, library, jobs, apps)
-        recordings = RecordingService(config, db.sessions, node, library, admission,
+        recordings = RecordingService(config, db.sessions, media, library, admission,
                                       landed=processing.landed)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
-        await node.start(recordings.events)
+        if cluster is None:
+            await node.start(recordings.events)
         ice_credentials = IceCredentials(
             stun_urls=config.stun_urls, turn_urls=config.turn_urls,
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
@@ -142,6 +154,11 @@ def create_app(config: Settings) -> FastAPI:
         if cluster is not None:
             _on_notices(cluster, lookup, node)
             await cluster.start()
+            served = NodeService(node, config, cluster.connection.client()
+                                 if cluster.connection.connected else None)
+            await served.start()  # its own connection when NATS was not there yet
+            assert isinstance(media, NodeDirectory)
+            await media.start(recordings.events)
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,
                                delay=config.billing_delay_seconds)
@@ -157,14 +174,16 @@ def create_app(config: Settings) -> FastAPI:
         try:
             yield
         finally:
-            if cluster is not None:
-                await cluster.stop()
             await sweeper.stop()
             await runner.stop()
             await workers.stop()
             await traffic.stop()
             await recordings.shutdown()
-            await node.stop()
+            if served is not None:  # ends this node's publications, delivers their events
+                await served.stop()
+            await media.stop()  # in a cluster, the directory: stop taking events
+            if cluster is not None:
+                await cluster.stop()
             if spool is not None:
                 await spool.stop()
             await db.stop()

@@ -123,8 +123,10 @@ class NodeService:
                 return await node.close_room(request.app_id, request.room_id)
             case "streams":
                 return await node.streams(request.app_id, request.room_id)
-            case "start_recording":
-                return await node.start_recording(request)
+            case "start_recording":  # the files go to this node's disk, whoever asks
+                work_dir = self._settings.recordings_dir / request.recording_id
+                return await node.start_recording(
+                    request.model_copy(update={"work_dir": str(work_dir.resolve())}))
             case "stop_recording":
                 stopped = await node.stop_recording(request.recording_id, request.reason)
                 if self._outbox is not None:

@@ -55,15 +55,23 @@ class _NodeEvents:
 
     async def segment_opened(self, recording_id: str, seq: int, part: str) -> None:
         active = self._service._by_id(recording_id)
-        if active is None:
+        recording = active.recording if active else await self._service._running(recording_id)
+        if recording is None:
             log.warning("recording %s: segment %d opened after its end", recording_id, seq)
             return
-        await self._service.segments.opened(active.recording, seq, Path(part))
+        await self._service.segments.opened(recording, seq, Path(part))
 
     async def segment_closed(self, recording_id: str, seq: int, part: str) -> None:
         active = self._service._by_id(recording_id)
         if active is None:
-            log.warning("recording %s: segment %d closed after its end", recording_id, seq)
+            recording = await self._service._running(recording_id)
+            if recording is None:
+                log.warning("recording %s: segment %d closed after its end", recording_id, seq)
+                return
+            # started by another node's control plane: its files are on this node's disk,
+            # so they land here, before the event is answered (the node answers a stop only
+            # once every event of the recording was, so the stop's answer lists them)
+            await self._service.segments.finalize(recording, seq, Path(part))
             return
         # finalizing (remux, probe, store) runs beside the recording; its end waits for it
         finalize = self._service.segments.finalize(active.recording, seq, Path(part))
@@ -73,6 +81,8 @@ class _NodeEvents:
         active = self._service._by_id(recording_id)
         if active is not None:
             await self._service._end(active, reason)
+        elif await self._service._running(recording_id) is not None:
+            await self._service._mark_ended(recording_id, reason)  # another node started it
 
 
 class RecordingService:
@@ -209,6 +219,10 @@ class RecordingService:
                 raise
             log.warning("recording %s: the media node runs no recorder for it",
                         recording.recording_id)
+            async with self._sessions() as session:  # in a cluster, the node's control
+                row = await session.get(Recording, recording.recording_id)  # plane may
+            if row is not None and row.state == "ended" and row.end_reason:  # have ended it
+                reason = row.end_reason
         if active.finalizers:
             await asyncio.gather(*active.finalizers.values(), return_exceptions=True)
         await self._mark_ended(recording.recording_id, reason)
@@ -224,6 +238,13 @@ class RecordingService:
                 update(Recording).where(Recording.recording_id == recording_id)
                 .values(state="ended", end_reason=reason, ended_at=utcnow())
             )
+
+    async def _running(self, recording_id: str) -> Recording | None:
+        """The row of a recording still running that this control plane did not start (in a
+        cluster: started through another node on a stream of this node's), else None."""
+        async with self._sessions() as session:
+            row = await session.get(Recording, recording_id)
+        return row if row is not None and row.state == "recording" else None
 
     def _by_id(self, recording_id: str) -> _Active | None:
         return next((a for a in self._active.values()
