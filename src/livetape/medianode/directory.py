@@ -151,12 +151,16 @@ class NodeDirectory:
     # recorders -------------------------------------------------------------------------------
 
     async def start_recording(self, start: RecorderStart) -> RecorderStarted:
-        for stream in await self.streams(start.app_id, start.room_id):
-            if (stream.user_id, stream.src_type) == (start.user_id, start.src_type):
-                node_id, _ = split_publication(stream.publication_id)
+        failures: dict[str, LivetapeError] = {}
+        answers = await self._each("streams", lambda c: c.streams(start.app_id, start.room_id),
+                                   failures)
+        for node_id, streams in answers.items():
+            if any((s.user_id, s.src_type) == (start.user_id, start.src_type) for s in streams):
                 started = await self.client(node_id).start_recording(start)
                 self._recorders[start.recording_id] = started.node_id
                 return started
+        if failures:  # the stream may be on a node that does not answer: say which
+            raise next(iter(failures.values()))
         raise LivetapeError(Catalogue.USER_NOT_IN_ROOM,
                             f"user {start.user_id!r} publishes no {start.src_type} stream on "
                             f"any node of the cluster")
@@ -187,10 +191,10 @@ class NodeDirectory:
 
     # every node ------------------------------------------------------------------------------
 
-    async def _each(self, what: str,
-                       call: Callable[[NatsMediaNode], Awaitable[T]]) -> dict[str, T]:
+    async def _each(self, what: str, call: Callable[[NatsMediaNode], Awaitable[T]],
+                    failures: dict[str, LivetapeError] | None = None) -> dict[str, T]:
         """``call`` on every live node at once: the answers by node; a node that fails is
-        left out (logged), since it holds nothing it can still serve."""
+        left out (logged, and put in ``failures``): it holds nothing it can still serve."""
         node_ids = [entry.node_id for entry in await self._nodes()]
         results = await asyncio.gather(*(call(self.client(n)) for n in node_ids),
                                        return_exceptions=True)
@@ -200,6 +204,8 @@ class NodeDirectory:
                 if not isinstance(result, LivetapeError):
                     raise result
                 log.warning("node %s left out of %s: %s", node_id, what, result.detail)
+                if failures is not None:
+                    failures[node_id] = result
             else:
                 answers[node_id] = result
         return answers
