@@ -137,6 +137,8 @@ class Recording(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     work_dir: Mapped[str] = mapped_column(String(500))
+    # the media node writing it (its files are on that node's disk: only it recovers them)
+    node_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Segment(Base):

@@ -159,10 +159,14 @@ class RecordingService:
             session.add(recording)
         self._active[key] = _Active(recording)
         try:
-            await self._node.start_recording(RecorderStart(
+            started = await self._node.start_recording(RecorderStart(
                 recording_id=recording_id, app_id=app_id, room_id=room_id, user_id=user_id,
                 src_type=src_type, record_type=request.record_type, work_dir=recording.work_dir,
             ))
+            async with self._sessions() as session, session.begin():
+                await session.execute(update(Recording)
+                                      .where(Recording.recording_id == recording_id)
+                                      .values(node_id=started.node_id))
         except Exception:
             del self._active[key]
             async with self._sessions() as session, session.begin():
@@ -261,7 +265,7 @@ class RecordingService:
 
     async def recover(self) -> int:
         """Finalize recordings a crash left open. Returns how many were recovered."""
-        recovered = await self.segments.recover()
+        recovered = await self.segments.recover(self._node.node_id)
         for recording_id in recovered:
             await self._mark_ended(recording_id, "recovered")
         return len(recovered)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import Recording, Segment
@@ -85,11 +85,14 @@ class SegmentLedger:
             )
             return [f for f in rows if f]
 
-    async def recover(self) -> list[str]:
-        """Finalize the segments of recordings a crash left open; returns their ids."""
+    async def recover(self, node_id: str) -> list[str]:
+        """Finalize the segments of recordings a crash left open on media node ``node_id``
+        (in a cluster, other nodes' running recordings are theirs); returns their ids."""
         async with self._sessions() as session:
             open_recordings = list(await session.scalars(
-                select(Recording).where(Recording.state == "recording")
+                select(Recording).where(Recording.state == "recording",
+                                        or_(Recording.node_id == node_id,
+                                            Recording.node_id.is_(None)))
             ))
         for recording in open_recordings:
             async with self._sessions() as session:
