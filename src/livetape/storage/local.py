@@ -59,8 +59,8 @@ class LocalStorage(Storage):
         return await asyncio.to_thread(remove)
 
     async def size(self, key: str) -> int | None:
-        path = self._path(key)
-        return path.stat().st_size if path.exists() else None
+        info = await self.stat(key)
+        return None if info is None else info.size  # a folder is not an object
 
     async def stat(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
