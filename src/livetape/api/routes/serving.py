@@ -6,7 +6,9 @@ a few KB, are read to sign the URIs they list). Whether a request may have an ob
 how much of it (signed URLs, trials, suspension), is the playback service's decision
 (:mod:`livetape.playback.playback_service`); this router turns its answer into HTTP: a
 playlist signed for the grant, or the file through Starlette's ``FileResponse`` with the
-ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte.
+ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte. On S3 the answer is
+a 302 to a presigned URL, or the object streamed from the store where livetape must cut it
+(:mod:`livetape.api.object_responses`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from livetape.api.deps import services
+from livetape.api.object_responses import redirect_response, streamed_response
 from livetape.api.openapi import raises, served
 from livetape.api.ranges import RangedFileResponse, requested_ranges
 from livetape.api.static_files import conditional
@@ -38,9 +41,13 @@ _TYPES = {*MEDIA_TYPES.values(), OTHER_TYPE}
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
     playable = await services(request).playback.open(
         app_id, file_id, path, request.url.path, dict(request.query_params),
-        request.client.host if request.client else "")
+        request.client.host if request.client else "", head=request.method == "HEAD")
     if playable.playlist is not None:
         return _bytes_response(request, playable.playlist, playable.media_type)
+    if playable.redirect is not None:  # S3: the store serves it
+        return redirect_response(playable)
+    if playable.path is None or playable.stat is None:  # S3: through livetape (trials, HEAD)
+        return streamed_response(request, playable, CACHE)
     response = RangedFileResponse(playable.path, None, media_type=playable.media_type,
                                   stat_result=playable.stat, headers=CACHE)
     response.chunk_size = CHUNK
