@@ -57,7 +57,7 @@ from livetape.playback.signing import PlayGuard
 from livetape.recording.admission import RecordingAdmission
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
-from livetape.storage import create_storage
+from livetape.storage import StorageError, create_storage
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ def create_app(config: Settings) -> FastAPI:
         db = Database(config.resolved_database_url())
         await db.start()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
-        library = Library(db.sessions, create_storage(config), config, on_delete=jobs.forget_file)
+        storage = create_storage(config)
+        library = Library(db.sessions, storage, config, on_delete=jobs.forget_file)
         lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
@@ -129,6 +130,7 @@ def create_app(config: Settings) -> FastAPI:
             await recordings.shutdown()
             await node.stop()
             await db.stop()
+            storage.close()
 
     app = FastAPI(
         title="livetape", version=__version__, lifespan=lifespan,
@@ -156,6 +158,13 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.kind.http_status, headers=exc.headers)
 
     app.add_exception_handler(BodyTooLarge, too_large)
+
+    @app.exception_handler(StorageError)
+    async def storage_down(_: Request, exc: StorageError) -> JSONResponse:
+        # the store, not the request: 503 (the detail, which names the bucket, goes to the log)
+        log.warning("storage: %s", exc)
+        error = LivetapeError(Catalogue.STORAGE_UNAVAILABLE, type(exc).__name__)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

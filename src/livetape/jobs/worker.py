@@ -30,7 +30,8 @@ class Worker:
         self._settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.queue = JobQueue(db.sessions, max_attempts=settings.job_max_attempts)
-        self._processor = Processor(settings, db.sessions, create_storage(settings))
+        self._storage = create_storage(settings)
+        self._processor = Processor(settings, db.sessions, self._storage)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._current: Job | None = None
@@ -51,6 +52,7 @@ class Worker:
             await self.queue.release(self._current)
             log.info("worker %s gave back job %s", self.name, self._current.job_id)
             self._current = None
+        self._storage.close()
 
     @property
     def stopping(self) -> bool:

@@ -37,7 +37,8 @@ _TYPES = {*MEDIA_TYPES.values(), OTHER_TYPE}
 @router.get("/media/{app_id}/{file_id}/{path:path}", operation_id="get_media",
             summary="Download or play an object of a file (Range supported; signed URLs)",
             response_class=Response, responses=served(_TYPES))
-@raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED)
+@raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED,
+        Catalogue.STORAGE_UNAVAILABLE)
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
     playable = await services(request).playback.open(
         app_id, file_id, path, request.url.path, dict(request.query_params),
