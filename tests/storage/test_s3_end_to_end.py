@@ -184,3 +184,27 @@ async def test_expiry_removes_objects_from_s3(
         assert f"{app}{kept}/f0.mp4" in objects(seaweed, f"{app}{kept}/")  # (and its cover)
         listed = await api.play_info("expiring")
         assert listed["file_set"] == []
+
+
+async def test_a_store_that_goes_away_answers_503_then_plays_again(
+    start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """A store of its own (killed -9 and started again, with its data): while it is down,
+    play URLs answer 503 / 1012 (not 404, not 500); once back, the same URL plays."""
+    store = SeaweedS3(tmp_path / "weed").start()
+    try:
+        server = on_s3(start_server, store, "outage", monkeypatch, media_lookup_seconds=0,
+                       s3_max_attempts=1, s3_connect_timeout_seconds=1)
+        async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+            _, (entry,) = await record_all_of(server, api, EncodedMedia.synthetic(2.0), "out")
+        url = entry["play_set"][0]["url"]
+        assert httpx.get(url).status_code == 302
+        store.kill()
+        down = httpx.get(url)
+        assert down.status_code == 503 and down.json()["code"] == 1012, down.text
+        assert "hint" in down.json()
+        assert httpx.head(url).status_code == 503
+        store.start()
+        assert redirected(url, store).status_code == 200
+    finally:
+        store.kill()
