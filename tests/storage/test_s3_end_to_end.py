@@ -6,6 +6,7 @@ objects from the bucket; deleting and expiring a file remove its objects."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,39 @@ async def test_a_store_that_goes_away_answers_503_then_plays_again(
         assert redirected(url, store).status_code == 200
     finally:
         store.kill()
+
+
+async def test_usage_is_metered_on_s3(start_server: ServerFactory, seaweed: SeaweedS3,
+                                      s3_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage counts the stored sizes; traffic the bytes each 302 hands to the store (the
+    ranges asked for, or the whole object), nothing for HEAD, a 304 or a refused request."""
+    server = on_s3(start_server, seaweed, s3_prefix, monkeypatch, usage_flush_seconds=0.2,
+                   auto_cover="false")
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        _, (entry,) = await record_all_of(server, api, EncodedMedia.synthetic(2.0), "meter")
+        url, size = entry["play_set"][0]["url"], entry["size"]
+
+        async def usage() -> dict[str, Any]:
+            day: dict[str, Any] = (await api._call("GET", "/v1/billing/usage"))["days"][-1]
+            return day
+
+        assert (await usage())["storage_peak_bytes"] == size
+        sent = 0
+        for spec in ("bytes=0-999", f"bytes=1000-{size // 2}", f"bytes={size // 2 + 1}-"):
+            part = redirected(url, seaweed, headers={"Range": spec})
+            assert part.status_code == 206
+            sent += len(part.content)
+        whole = redirected(url, seaweed)
+        sent += len(whole.content)
+        assert sent == 2 * size
+        assert httpx.head(url).status_code == 200
+        fresh = httpx.get(url, headers={"If-None-Match": whole.headers["etag"]})
+        assert fresh.status_code == 304  # the store's ETag: livetape answers it
+        assert httpx.get(url.split("?")[0]).status_code == 403
+
+        async def counted() -> bool:
+            return bool((await usage())["traffic_bytes"] == sent)
+
+        await wait_for(counted, timeout=10)
+        await asyncio.sleep(0.5)
+        assert (await usage())["traffic_bytes"] == sent  # and no more

@@ -4,6 +4,10 @@ It sits in front of ``/media/<app_id>/...`` and adds up the body bytes each resp
 to the server (a partial range counts what it sent; HEAD and 304 count nothing), in memory;
 ``flush()`` moves the totals into the usage ledger, every ``flush_seconds`` and at stop.
 A crash loses at most the last interval's count.
+
+A 302 to the object store (S3: the store sends the bytes) counts what the redirected request
+asks for: the route notes it in the request's state under :data:`REDIRECTED_BYTES` (the
+ranges asked for, or the whole object), since livetape never sees those bytes go.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from livetape.billing.usage import TRAFFIC, UsageLedger, today
 from livetape.periodic import Periodic
 
 PREFIX = "/media/"
+REDIRECTED_BYTES = "traffic_redirected_bytes"  # request.state: bytes a 302 hands to the store
 
 
 class TrafficMeter:
@@ -76,3 +81,7 @@ class TrafficMiddleware:
                 self.meter.count(app_id, len(body))
 
         await self.app(scope, receive, counted)
+        if status == 302:
+            redirected = scope.get("state", {}).get(REDIRECTED_BYTES, 0)
+            if redirected:
+                self.meter.count(app_id, int(redirected))

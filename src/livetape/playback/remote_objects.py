@@ -69,7 +69,7 @@ class RemoteObjects:
         streamed = Playable(None, None, media_type, info=info, body=body,
                             trial=grant.trial_seconds if grant else 0)
         if grant is None:
-            return streamed if head else await self._redirect(key, media_type)
+            return streamed if head else await self._redirect(key, info, media_type)
         trial = grant.trial_seconds
         if suffix == ".m3u8":
             if info.size > MAX_PLAYLIST_BYTES:
@@ -96,9 +96,10 @@ class RemoteObjects:
                                             trial)
             return Playable(None, None, media_type, last_byte=limit - 1, trial=trial,
                             info=info, body=body)
-        return streamed if head else await self._redirect(key, media_type, trial)
+        return streamed if head else await self._redirect(key, info, media_type, trial)
 
-    async def _redirect(self, key: str, media_type: str, trial: int = 0) -> Playable:
+    async def _redirect(self, key: str, info: ObjectInfo, media_type: str,
+                        trial: int = 0) -> Playable:
         url = await self._storage.presign(key, self._presign_seconds, media_type)
         assert url is not None  # only stores without local files come here
-        return Playable(None, None, media_type, redirect=url, trial=trial)
+        return Playable(None, None, media_type, redirect=url, trial=trial, info=info)

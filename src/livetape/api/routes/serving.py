@@ -46,7 +46,7 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
     if playable.playlist is not None:
         return _bytes_response(request, playable.playlist, playable.media_type)
     if playable.redirect is not None:  # S3: the store serves it
-        return redirect_response(playable)
+        return redirect_response(request, playable)
     if playable.path is None or playable.stat is None:  # S3: through livetape (trials, HEAD)
         return streamed_response(request, playable, CACHE)
     response = RangedFileResponse(playable.path, None, media_type=playable.media_type,
