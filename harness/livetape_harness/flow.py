@@ -79,8 +79,9 @@ async def record_all_of(
 
 
 async def download(url: str, target: Path, *, verify: bool | str = True) -> Path:
-    """GET a play URL to a file, as a player or a script would."""
-    async with httpx.AsyncClient(timeout=60, verify=verify) as http:
+    """GET a play URL to a file, as a player or a script would (following a redirect to
+    the object store, as players do)."""
+    async with httpx.AsyncClient(timeout=60, verify=verify, follow_redirects=True) as http:
         response = await http.get(url)
         response.raise_for_status()
         assert response.headers["content-type"] == "video/mp4"

@@ -101,5 +101,7 @@ class RemoteObjects:
     async def _redirect(self, key: str, info: ObjectInfo, media_type: str,
                         trial: int = 0) -> Playable:
         url = await self._storage.presign(key, self._presign_seconds, media_type)
-        assert url is not None  # only stores without local files come here
+        if url is None:  # a store with local files (an object that appeared just now)
+            return Playable(None, None, media_type, info=info, trial=trial,
+                            body=partial(self._storage.stream, key))
         return Playable(None, None, media_type, redirect=url, trial=trial, info=info)
