@@ -141,11 +141,14 @@ class PlaybackService:
             local = self._library.storage.local_path(key)
         except InvalidKey:  # a link inside the storage folder that points out of it
             local = None
+        playable = status is not None and FileStatus(status).playable
         info: ObjectInfo | None = None
-        if status is not None and FileStatus(status).playable and local is None:
-            info = await self._remote.stat(key)  # a store without local files (or absent)
-        if status is None or not FileStatus(status).playable or (local is None and
-                                                                 info is None):
+        if playable and local is None:  # a store without local files (or no such object)
+            try:
+                info = await self._remote.stat(key)
+            except InvalidKey:
+                info = None
+        if not playable or (local is None and info is None):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
         signing = await self._lookup.signing(app_id)
         grant: Grant | None = None
