@@ -41,16 +41,18 @@ class ObjectReader(io.RawIOBase):
         return self._position
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), self._size - self._position)
-        if want <= 0:
-            return 0
-        index = self._position // self._block
-        data = self._get(index)
-        start = self._position - index * self._block
-        piece = data[start:start + want]
-        buffer[:len(piece)] = piece
-        self._position += len(piece)
-        return len(piece)
+        want = min(len(buffer), max(self._size - self._position, 0))
+        done = 0
+        while done < want:  # across blocks: a full read, as a file gives
+            index = self._position // self._block
+            start = self._position - index * self._block
+            piece = self._get(index)[start:start + want - done]
+            if not piece:
+                break
+            buffer[done:done + len(piece)] = piece
+            done += len(piece)
+            self._position += len(piece)
+        return done
 
     def _get(self, index: int) -> bytes:
         data = self._blocks.get(index)
