@@ -104,7 +104,7 @@ bench: install-test deb-bench
 	$(BIN)/python bench/record_capacity.py --profile
 
 bench-serve: install-test deb-bench
-	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/serve.py --sizes 256K,4M,full
 
 bench-transcode: install-test
 	$(BIN)/python bench/transcode.py --seconds 60

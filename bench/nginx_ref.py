@@ -4,7 +4,10 @@ nginx runs as this user from a config written into its own prefix folder: one wo
 (livetape is one process too), ``sendfile on``, ``access_log off``, ``keepalive_requests``
 lifted (uvicorn never closes a keep-alive connection) and ``location /media/`` aliased to
 livetape's storage folder, so the same path (and query string, which nginx ignores) reaches
-the same bytes. Its CPU is the master's plus its workers', from /proc.
+the same bytes. With ``accel`` (a second livetape's port and storage folder), a second server
+block is the deploy example without TLS: livetape (LIVETAPE_ACCEL_REDIRECT=/internal/) behind
+it over kept-alive upstream connections, and the ``internal`` location nginx sends its files
+from. Its CPU is the master's plus its workers', from /proc.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ class NginxRef:
 
     prefix: Path
     storage: Path
+    accel: tuple[int, Path] | None = None  # (livetape's port, its storage folder)
     port: int = field(default_factory=free_port)
+    accel_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def config(self) -> str:
@@ -51,11 +56,38 @@ class NginxRef:
     server {{
         listen 127.0.0.1:{self.port};
         location /media/ {{ alias {self.storage}/; }}
+    }}{self.accel_config()}"""
+
+    def accel_config(self) -> str:
+        """The X-Accel-Redirect server block (deploy/nginx-livetape.conf without TLS)."""
+        if self.accel is None:
+            return ""
+        port, storage = self.accel
+        return f"""
+    upstream livetape_accel {{ server 127.0.0.1:{port}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{self.accel_port};
+        proxy_buffering off;
+        location / {{
+            proxy_pass http://livetape_accel;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header Connection "";
+        }}
+        location /internal/ {{
+            internal;
+            alias {storage}/;
+            add_header Access-Control-Allow-Origin $upstream_http_access_control_allow_origin;
+            add_header Access-Control-Expose-Headers
+                $upstream_http_access_control_expose_headers;
+        }}
     }}"""
 
-    def url(self, livetape_url: str) -> str:
-        """The same path and query on nginx's port."""
-        return urlsplit(livetape_url)._replace(netloc=f"127.0.0.1:{self.port}").geturl()
+    def url(self, livetape_url: str, *, accel: bool = False) -> str:
+        """The same path and query on nginx's port (the X-Accel server's with ``accel``)."""
+        port = self.accel_port if accel else self.port
+        return urlsplit(livetape_url)._replace(netloc=f"127.0.0.1:{port}").geturl()
 
     def start(self) -> None:
         self.process = nginx.start(self.prefix, nginx.write_config(self.prefix, self.config()))

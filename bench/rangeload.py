@@ -36,11 +36,15 @@ def size_label(size: int) -> str:
 
 @dataclass
 class Target:
-    """One server under load: its name, the URL of the file, its CPU counter."""
+    """One server set-up under load: its name, the URL of the file, and the CPU counter of
+    each process kind serving it (``{"livetape": ..., "nginx": ...}``)."""
 
     name: str
     url: str
-    cpu_seconds: Callable[[], float]
+    cpu: dict[str, Callable[[], float]]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {kind: counter() for kind, counter in self.cpu.items()}
 
 
 @dataclass
@@ -54,7 +58,7 @@ class Result:
     latencies: list[float]  # seconds, requests completed in the window
     errors: int
     error_kinds: Counter[str]
-    server_cpu: float
+    cpu: dict[str, float]  # CPU seconds in the window by process kind (livetape, nginx)
     client_cpu: float
     host_busy: float
 
@@ -73,8 +77,18 @@ class Result:
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     @property
+    def server_cpu(self) -> float:
+        return sum(self.cpu.values())
+
+    @property
     def cpu_per_gb(self) -> float:
         return self.server_cpu / (self.body_bytes / 1e9) if self.body_bytes else float("nan")
+
+    def cpu_per_gb_of(self, kind: str) -> float | None:
+        """CPU-s per GB of one process kind; None when it took no part."""
+        if kind not in self.cpu:
+            return None
+        return self.cpu[kind] / (self.body_bytes / 1e9) if self.body_bytes else float("nan")
 
     @property
     def server_cores(self) -> float:
@@ -151,8 +165,9 @@ async def load(target: Target, client: Client, size: int, file_size: int,
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     busy = (h1[0] - h0[0]) / max(1, h1[1] - h0[1])
+    used = {kind: s1[kind] - s0[kind] for kind in s0}
     return Result(target.name, size, args.connections, t1 - t0, counted["requests"],
-                  counted["bytes"], latencies, counted["errors"], kinds, s1 - s0, c1 - c0, busy)
+                  counted["bytes"], latencies, counted["errors"], kinds, used, c1 - c0, busy)
 
 
 def _self_cpu() -> float:

@@ -1,18 +1,25 @@
-"""Range-GET serving: livetape's /media/ URLs vs Debian's nginx on the very same file.
+"""Range-GET serving: livetape's /media/ URLs, direct and handing the bytes to nginx
+(X-Accel-Redirect), vs Debian's nginx alone on the very same file.
 
 One MP4 (generated once with /usr/bin/ffmpeg, 60 s 1280x720 H.264 + AAC, ~30 MB, cached under
 /tmp) is added to a fresh livetape library through the library's own Python API; a real
 ``livetape serve`` process then serves it, and the play URL is asked for over the HTTP API
 as a client would (``GET /v1/vod/play-info``). nginx (one worker process, sendfile on, access
 log off) runs as this user from a generated config whose ``/media/`` alias is livetape's
-storage folder, so both serve the same bytes on the same path. The same client (raw asyncio
+storage folder, so both serve the same bytes on the same path. A second ``livetape serve``
+(LIVETAPE_ACCEL_REDIRECT=/internal/, its own library with the same clip) sits behind a second
+server block of that nginx, the deploy example without TLS: livetape checks each request
+(signature included) and nginx sends the file (row ``lt+accel``). A "livetape -> S3 redirect"
+row has its place in :func:`s3_redirect_target` (``not available`` until S3 storage is in
+this tree). The same client (raw asyncio
 HTTP/1.1 by default, or httpx) keeps C connections busy with random ``Range: bytes=a-b``
 requests of each size (the same seeded ranges for both servers), reads every body, checks
 the 206 status, the Content-Range and the byte count, and counts failures as errors. Server
 CPU (user + system, /proc/<pid>/stat; nginx master + workers) over the window gives CPU-s
-per GB served.
+per GB served, for livetape's process and nginx's apart (``lt+accel`` uses both) and summed.
 
     .venv/bin/python bench/serve.py                         # 256 KiB ranges, 8 conns, 10 s
+    .venv/bin/python bench/serve.py --sizes 256K,4M,full    # make bench-serve
     .venv/bin/python bench/serve.py --sizes 256K,4M,full --profile
 
 The report is also written to bench/out/serve.txt.
@@ -34,6 +41,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,25 +58,32 @@ from serve_profile import profile
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "serve.txt"
 QUIET_BUSY, QUIET_TIMEOUT_S = 0.10, 30.0  # before the runs: host busy under 10 %, or 30 s
+ACCEL = "lt+accel"  # livetape (LIVETAPE_ACCEL_REDIRECT) behind nginx, which sends the bytes
+ACCEL_TARGET = 2.0  # livetape's own CPU-s/GB in a redirect mode, at most this x nginx alone's
+S3_ROW = "lt->S3"
 
 
 # ---------------------------------------------------------------- report
 
 COLUMNS = (("server", "<9"), ("range", ">6"), ("conns", ">5"), ("req/s", ">8"), ("MB/s", ">7"),
-           ("p50 ms", ">7"), ("p99 ms", ">7"), ("errors", ">6"), ("srv CPU-s/GB", ">12"),
-           ("srv cores", ">9"), ("client cores", ">12"), ("other cores", ">11"))
+           ("p50 ms", ">7"), ("p99 ms", ">7"), ("errors", ">6"), ("livetape CPU-s/GB", ">17"),
+           ("nginx CPU-s/GB", ">14"), ("sum CPU-s/GB", ">12"), ("srv cores", ">9"),
+           ("client cores", ">12"), ("other cores", ">11"))
 
 
-def format_table(results: list[Result]) -> str:
+def format_table(results: list[Result], missing: Sequence[tuple[str, str]] = ()) -> str:
+    """One line per (server, size); ``missing`` rows (name, why) say why they did not run."""
     head = "  ".join(f"{name:{align}}" for name, align in COLUMNS)
     lines = [head, "-" * len(head)]
     for r in results:
+        parts = [r.cpu_per_gb_of(kind) for kind in ("livetape", "nginx")]
         cells = (r.server, size_label(r.size), r.connections, f"{r.rps:.0f}", f"{r.mbps:.0f}",
                  f"{r.latency_ms(0.5):.2f}", f"{r.latency_ms(0.99):.2f}", r.errors,
-                 f"{r.cpu_per_gb:.2f}", f"{r.server_cores:.2f}", f"{r.client_cores:.2f}",
-                 f"{r.other_cores:.2f}")
+                 *("-" if p is None else f"{p:.2f}" for p in parts), f"{r.cpu_per_gb:.2f}",
+                 f"{r.server_cores:.2f}", f"{r.client_cores:.2f}", f"{r.other_cores:.2f}")
         lines.append("  ".join(f"{c:{align}}" for c, (_, align) in zip(cells, COLUMNS,
                                                                            strict=True)))
+    lines += [f"{name:<9}  {why}" for name, why in missing]
     return "\n".join(lines)
 
 
@@ -76,7 +91,15 @@ def format_ratios(results: list[Result]) -> str:
     lines = []
     for size in dict.fromkeys(r.size for r in results):
         by = {r.server: r for r in results if r.size == size}
-        lt, ng = by.get("livetape"), by.get("nginx")
+        lt, ng, xa = by.get("livetape"), by.get("nginx"), by.get(ACCEL)
+        if xa and ng and xa.rps and ng.rps:
+            own, alone = xa.cpu_per_gb_of("livetape") or 0.0, ng.cpu_per_gb
+            lines.append(
+                f"{ACCEL} at {size_label(size)}: livetape's own CPU-s/GB x{own / alone:.1f} "
+                f"nginx alone's (target <= {ACCEL_TARGET:g}: "
+                f"{'met' if own <= ACCEL_TARGET * alone else 'MISSED'}), livetape + nginx "
+                f"x{xa.cpu_per_gb / alone:.1f}; req/s x{xa.rps / ng.rps:.2f}"
+                + (f", livetape direct's CPU-s/GB x{own / lt.cpu_per_gb:.2f}" if lt else ""))
         if not (lt and ng and ng.rps and lt.rps):
             continue
         lines.append(
@@ -126,6 +149,8 @@ def header(args: argparse.Namespace, clip: Path, file_size: int, client_name: st
         f"{'httptools' if httptools else 'h11 (no httptools)'}; access log on, as shipped)",
         f"nginx: {nginx_version()}, worker_processes 1, sendfile on, "
         "access_log off, keepalive_requests 1000000",
+        f"{ACCEL}: a second livetape process with LIVETAPE_ACCEL_REDIRECT=/internal/ behind "
+        "that nginx (upstream keepalive 32), which sends the file from its internal location",
         f"client: {client_name} on uvloop, in this process, {args.connections} connections, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s window per row, seed {args.seed}",
         f"host busy before the runs (other load): {idle_busy:.0%} of {os.cpu_count()} cores "
@@ -167,7 +192,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="seed of the ranges (1)")
     p.add_argument("--clip-seconds", type=float, default=60.0, help="generated file length (60)")
     p.add_argument("--bitrate", default="4M", help="generated file's video bitrate (4M)")
-    p.add_argument("--skip-nginx", action="store_true", help="livetape only")
+    p.add_argument("--skip-nginx", action="store_true",
+                   help="livetape direct only (no nginx, no X-Accel-Redirect row)")
+    p.add_argument("--skip-accel", action="store_true", help="no X-Accel-Redirect row")
     p.add_argument("--profile", action="store_true",
                    help="one more livetape window, at the first size, under py-spy")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data, logs, configs)")
@@ -178,14 +205,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    """Generate the file, start both servers, run every (size, server), print the report."""
+    """Generate the file, start the servers, run every (size, server), print the report."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)  # clean up
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     server = LiveServer(work / "livetape")
-    nginx = NginxRef(work / "nginx", server.data_dir.resolve() / "storage")
+    accel_on = not (args.skip_nginx or args.skip_accel)
+    behind = LiveServer(work / "livetape-accel", env={
+        "LIVETAPE_ACCEL_REDIRECT": "/internal/", "LIVETAPE_TRUSTED_PROXIES": "127.0.0.1"})
+    nginx = NginxRef(work / "nginx", server.data_dir.resolve() / "storage",
+                     (behind.port, behind.data_dir.resolve() / "storage") if accel_on else None)
     results: list[Result] = []
+    missing: list[tuple[str, str]] = []
     failures: list[str] = []
     report: list[str] = []
     try:
@@ -197,11 +229,25 @@ async def main_async(args: argparse.Namespace) -> int:
         play = await serve_clip(server, clip)
         assert server.process is not None
         lt_pid = server.process.pid
-        targets = [Target("livetape", play, lambda: proc_cpu_seconds(lt_pid))]
+        direct = Target("livetape", play, {"livetape": lambda: proc_cpu_seconds(lt_pid)})
+        targets = [direct]
         if not args.skip_nginx:
+            if accel_on:
+                accel_play = await serve_clip(behind, clip)
+                assert behind.process is not None
+                accel_pid = behind.process.pid
             nginx.prefix.mkdir(parents=True)
             await asyncio.to_thread(nginx.start)
-            targets.insert(0, Target("nginx", nginx.url(play), nginx.cpu_seconds))
+            targets.insert(0, Target("nginx", nginx.url(play), {"nginx": nginx.cpu_seconds}))
+            if accel_on:
+                targets.insert(1, Target(ACCEL, nginx.url(accel_play, accel=True), {
+                    "livetape": lambda: proc_cpu_seconds(accel_pid),
+                    "nginx": nginx.cpu_seconds}))
+        s3, why = await s3_redirect_target(work, clip)
+        if s3 is None:
+            missing.append((S3_ROW, why))
+        else:
+            targets.append(s3)
         for target in targets:
             await check_bytes(target.url, clip)
         client_name = (HttpxClient if args.client == "httpx" else RawClient).name
@@ -222,7 +268,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 results.append(result)
                 print(f"   {label}: {result.rps:.0f} req/s, {result.mbps:.0f} MB/s, "
                       f"{result.errors} errors", file=sys.stderr, flush=True)
-        report.append(format_table(results))
+        report.append(format_table(results, missing))
         if ratios := format_ratios(results):
             report += ["", ratios]
         errors = [f"{r.server} {size_label(r.size)}: {n} x {kind}" for r in results
@@ -235,12 +281,13 @@ async def main_async(args: argparse.Namespace) -> int:
             print("-- livetape under py-spy ...", file=sys.stderr, flush=True)
             client = make_client(args.client, play, args.connections)
             try:
-                report += ["", *await profile(lt_pid, targets[-1], client, args.sizes[0],
+                report += ["", *await profile(lt_pid, direct, client, args.sizes[0],
                                               file_size, args, work)]
             finally:
                 await client.aclose()
     finally:
         await asyncio.to_thread(nginx.stop)
+        await asyncio.to_thread(behind.stop)
         await asyncio.to_thread(server.stop)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -251,6 +298,23 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"(written to {OUT_FILE}; work dir {work if args.keep else 'removed'})",
           file=sys.stderr)
     return 1 if failures or any(r.errors for r in results) else 0
+
+
+# ---------------------------------------------------------------- livetape -> S3 redirect
+
+async def s3_redirect_target(work: Path, clip: Path) -> tuple[Target | None, str]:
+    """THE PLACE FOR THE "livetape -> S3 redirect" ROW (S3 storage answering play URLs with
+    a 302 to a presigned URL). Returns the row's :class:`Target` (its ``cpu`` counting
+    livetape's process and the S3 server's) or (None, why it did not run).
+
+    To fill in once livetape.storage.s3 is in this tree: start SeaweedFS
+    (livetape_harness.seaweed.SeaweedS3) under ``work``, a livetape process on it
+    (its ``.env`` and storage URL), put ``clip`` in its library (library_file.serve_clip),
+    and give the load client a way to follow the 302 (rangeclient answers it as is today)."""
+    del work, clip
+    if importlib.util.find_spec("livetape.storage.s3") is None:
+        return None, "not available (livetape.storage.s3 is not in this tree)"
+    return None, "not available (S3 storage is here: s3_redirect_target is still to be written)"
 
 
 def main() -> int:

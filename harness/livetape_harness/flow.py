@@ -97,6 +97,21 @@ async def files_of(api: LivetapeClient, file_name: str) -> list[dict[str, Any]]:
     return files
 
 
+async def in_store(api: LivetapeClient, file_name: str, *,
+                   timeout: float = 30) -> list[dict[str, Any]]:
+    """The files named ``file_name`` once none of them waits in the server's spool any more
+    (with a remote store, a finished file is uploaded a moment after it is listed)."""
+    from livetape.library.files import UPLOAD_PENDING
+
+    async def landed() -> list[dict[str, Any]]:
+        files = await files_of(api, file_name)
+        return files if files and all(f["status_reason"] != UPLOAD_PENDING
+                                      for f in files) else []
+
+    found: list[dict[str, Any]] = await wait_for(landed, timeout=timeout)
+    return found
+
+
 async def wait_for(predicate: Any, *, timeout: float, interval: float = 0.2) -> Any:
     """Poll an async predicate until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -1,13 +1,21 @@
 """Debian's nginx run as this user from a generated configuration: a prefix folder holding
 its config, pid, logs and temporary files. The benchmarks' reference file server and the
-reverse-proxy test both start it this way."""
+reverse-proxy tests both start it this way (:func:`start_example`: the deploy example in
+front of a livetape server)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from string import Template
+
+import httpx
+
+from livetape_harness.certs import self_signed
+from livetape_harness.server import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -41,3 +49,33 @@ def start(prefix: Path, conf: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"),
                              "-c", str(conf), "-g", "daemon off;"],
                             stdout=log, stderr=subprocess.STDOUT)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "nginx-livetape.conf"
+
+
+def start_example(prefix: Path, livetape_port: int, storage: Path,
+                  timeout: float = 15.0) -> tuple[subprocess.Popen[bytes], str, str]:
+    """The README's example (deploy/nginx-livetape.conf) in front of a livetape server on
+    ``livetape_port`` whose storage folder is ``storage``: TLS on a free loopback port with a
+    self-signed certificate, access log off. Waits for ``/healthz`` through it; returns (the
+    nginx process, its https URL, the certificate's path to verify against)."""
+    cert, key = self_signed(prefix / "tls")
+    port = free_port()
+    site = Template(EXAMPLE.read_text()).safe_substitute(
+        LISTEN=f"127.0.0.1:{port}", SERVER_NAME="localhost", TLS_CERT=str(cert),
+        TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{livetape_port}", STORAGE=str(storage))
+    process = start(prefix, write_config(prefix, f"    access_log off;\n{site}"))
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", verify=str(cert), timeout=1).status_code == 200:
+                return process, url, str(cert)
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError("nginx did not start: " + (prefix / "error.log").read_text())
+        time.sleep(0.1)

@@ -26,6 +26,32 @@ class Settings(NetworkSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite in data_dir. postgresql://... works."
     )
+    nats_url: str | None = Field(
+        None, description="A cluster: the NATS server(s) (nats://host:4222, comma-separated) "
+        "this node joins. Unset: a single node.",
+    )
+    node_id: str | None = Field(
+        None, max_length=64, description="This node's name in the cluster (default: derived "
+        "from the host name and the HTTP port).",
+    )
+    node_heartbeat_seconds: float = Field(
+        2.0, gt=0, description="How often a node reports itself (load, address) to the cluster.")
+    node_dead_seconds: float = Field(
+        15.0, gt=0, description="A node silent this long is dead: a survivor finalizes its "
+        "recordings (end_reason node_lost).",
+    )
+    node_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a call to another node may take before it answers "
+        "30000208.",
+    )
+    upload_retry_seconds: float = Field(
+        1.0, gt=0, description="The first wait before an upload from the spool to object "
+        "storage is retried; it doubles at each failure, up to upload_retry_max_seconds.",
+    )
+    upload_retry_max_seconds: float = Field(
+        60.0, gt=0, description="The longest wait between two upload attempts; uploads are "
+        "retried for as long as the store fails (the spooled file stays until then).",
+    )
     segment_seconds: float = Field(5400.0, gt=0, description="A new file every N seconds.")
     idle_timeout_seconds: float = Field(
         60.0, gt=0, description="Close a recording after N seconds without media."
@@ -128,6 +154,13 @@ class Settings(NetworkSettings):
     play_url_ttl_seconds: int = Field(
         86400, gt=0, description="Lifetime of the signed play URLs the API hands out."
     )
+    accel_redirect: str | None = Field(
+        None, description="Serve local media files through nginx: after its checks, livetape "
+        "answers a media request with an empty body and X-Accel-Redirect: <this prefix><storage "
+        "key>, and nginx sends the file from an internal location aliased to the storage folder "
+        "(e.g. /internal/; README, Deploying). Trial cuts and signed playlists are still served "
+        "by livetape. Unset: livetape sends every byte itself.",
+    )
     media_lookup_seconds: float = Field(
         2.0, ge=0, description="How long the file server remembers a file's status and its "
         "app's signing key (changes made on other servers show after this).",
@@ -219,6 +252,17 @@ class Settings(NetworkSettings):
             parse_storage_url(value)  # ValueError: one line saying what is wrong
         return value or None
 
+    @field_validator("accel_redirect")
+    @classmethod
+    def _accel_prefix(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith("/") or not value.endswith("/") or any(
+                c in value for c in "?#%") or any(ord(c) <= 32 for c in value):
+            raise ValueError("LIVETAPE_ACCEL_REDIRECT must be a URI path that starts and ends "
+                             "with '/' (e.g. /internal/), without spaces, '?', '#' or '%'")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_engine(cls, value: str | None) -> str | None:
@@ -230,6 +274,11 @@ class Settings(NetworkSettings):
     def recordings_dir(self) -> Path:
         """Where recordings are written while they run (fragmented MP4 parts)."""
         return self.data_dir / "recordings"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Finished files waiting for the object store (storage/spool.py)."""
+        return self.data_dir / "spool"
 
     @property
     def storage_dir(self) -> Path:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from string import Template
 
 import httpx
 import pytest
@@ -18,11 +16,8 @@ from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 from livetape_harness import nginx
-from livetape_harness.certs import self_signed
 from livetape_harness.media_checks import probe
-from livetape_harness.server import LiveServer, ServerFactory, free_port
-
-EXAMPLE = Path(__file__).parents[2] / "deploy" / "nginx-livetape.conf"
+from livetape_harness.server import LiveServer, ServerFactory
 
 
 @pytest.fixture
@@ -33,26 +28,10 @@ def proxied(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveS
             pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
         pytest.skip("nginx is not installed (make install-test installs it)")
     server = start_server(trusted_proxies="127.0.0.1")
-    cert, key = self_signed(tmp_path / "tls")
-    port = free_port()
-    prefix = tmp_path / "nginx"
-    site = Template(EXAMPLE.read_text()).safe_substitute(
-        LISTEN=f"127.0.0.1:{port}", SERVER_NAME="localhost", TLS_CERT=str(cert),
-        TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{server.port}")
-    process = nginx.start(prefix, nginx.write_config(prefix, f"    access_log off;\n{site}"))
-    url = f"https://127.0.0.1:{port}"
+    process, url, cert = nginx.start_example(tmp_path / "nginx", server.port,
+                                             server.data_dir.resolve() / "storage")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", verify=str(cert), timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, \
-                (prefix / "error.log").read_text()
-            time.sleep(0.1)
-        yield server, url, str(cert)
+        yield server, url, cert
     finally:
         process.terminate()
         process.wait(timeout=10)

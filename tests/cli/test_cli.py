@@ -10,7 +10,7 @@ import sys
 
 from livetape.client.media import EncodedMedia
 from livetape_harness.flow import publishing
-from livetape_harness.server import LiveServer
+from livetape_harness.server import LiveServer, ServerFactory
 
 
 async def run_cli(server: LiveServer, *args: str) -> tuple[int, dict[str, object]]:
@@ -22,7 +22,10 @@ async def run_cli(server: LiveServer, *args: str) -> tuple[int, dict[str, object
     return done.returncode, json.loads(done.stdout)
 
 
-async def test_record_and_play_info_commands(server: LiveServer) -> None:
+async def test_record_and_play_info_commands(start_server: ServerFactory) -> None:
+    # each CLI run starts a Python process (seconds on a busy host): the recording must not
+    # end by itself (idle) between the media's end and the stop command
+    server = start_server(idle_timeout_seconds=60)
     media = EncodedMedia.synthetic(4.0)
     async with publishing(server, media) as publisher:
         code, started = await run_cli(server, "record", "start", "--room", "room-1",

@@ -17,7 +17,7 @@ import pytest
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape_harness.browser import chromium, require_browser, serve_html
-from livetape_harness.flow import download, ffprobe, record_all_of
+from livetape_harness.flow import download, ffprobe, in_store, record_all_of
 from livetape_harness.server import ServerFactory
 
 PLAY_TIMEOUT_MS = 20_000
@@ -101,6 +101,7 @@ async def test_recording_plays_and_seeks_in_chromium(
     media = EncodedMedia.synthetic(8.0)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         _, (entry,) = await record_all_of(server, api, media, "browser-play")
+        (entry,) = await in_store(api, "browser-play")  # S3: uploaded from the spool
     play = entry["play_set"][0]
     url, duration = play["url"], float(entry["duration"])
     size = (play["vwidth"], play["vheight"])

@@ -16,7 +16,7 @@ import pytest
 
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
-from livetape_harness.flow import record_all_of, wait_for
+from livetape_harness.flow import in_store, record_all_of, wait_for
 from livetape_harness.seaweed import SeaweedS3
 from livetape_harness.server import LiveServer, ServerFactory
 from tests.jobs.test_processing_jobs import make_png, parse_playlist, processed, video_summary
@@ -64,6 +64,7 @@ async def test_recorded_processed_played_and_deleted_on_s3(
         (file_id,), (entry,) = await record_all_of(server, api, media, "ons3", transcode=True,
                                                    screenshot=True, watermark=True)
         info = await wait_for(lambda: processed(api, file_id), timeout=240, interval=0.5)
+        await in_store(api, "ons3")  # uploaded from the spool
         trial_info = await api._call("GET", f"/v1/vod/files/{file_id}", params={"exper": 1})
     assert [job["state"] for job in info["jobs"]] == ["done"] * 3, info["jobs"]
 
@@ -173,6 +174,8 @@ async def test_expiry_removes_objects_from_s3(
         media = EncodedMedia.synthetic(2.0)
         (kept,), _ = await record_all_of(server, api, media, "kept")
         (expiring,), _ = await record_all_of(server, api, media, "expiring")
+        await in_store(api, "kept")
+        await in_store(api, "expiring")
         app = f"{s3_prefix}/{server.app_id}/"
         assert f"{app}{expiring}/f0.mp4" in objects(seaweed, f"{app}{expiring}/")
         past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
@@ -197,7 +200,8 @@ async def test_a_store_that_goes_away_answers_503_then_plays_again(
         server = on_s3(start_server, store, "outage", monkeypatch, media_lookup_seconds=0,
                        s3_max_attempts=1, s3_connect_timeout_seconds=1)
         async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-            _, (entry,) = await record_all_of(server, api, EncodedMedia.synthetic(2.0), "out")
+            await record_all_of(server, api, EncodedMedia.synthetic(2.0), "out")
+            (entry,) = await in_store(api, "out")
         url = entry["play_set"][0]["url"]
         assert httpx.get(url).status_code == 302
         store.kill()
@@ -218,7 +222,8 @@ async def test_usage_is_metered_on_s3(start_server: ServerFactory, seaweed: Seaw
     server = on_s3(start_server, seaweed, s3_prefix, monkeypatch, usage_flush_seconds=0.2,
                    auto_cover="false")
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
-        _, (entry,) = await record_all_of(server, api, EncodedMedia.synthetic(2.0), "meter")
+        await record_all_of(server, api, EncodedMedia.synthetic(2.0), "meter")
+        (entry,) = await in_store(api, "meter")
         url, size = entry["play_set"][0]["url"], entry["size"]
 
         async def usage() -> dict[str, Any]:

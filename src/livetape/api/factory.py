@@ -58,6 +58,7 @@ from livetape.recording.admission import RecordingAdmission
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.storage import StorageError, create_storage
+from livetape.storage.spool import through_spool
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,11 @@ def create_app(config: Settings) -> FastAPI:
         db = Database(config.resolved_database_url())
         await db.start()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
-        storage = create_storage(config)
+        storage, spool = through_spool(create_storage(config), config, uploads=True)
         library = Library(db.sessions, storage, config, on_delete=jobs.forget_file)
+        if spool is not None:  # recordings wait there while the object store is away
+            spool.on_uploaded(library.uploaded)
+            await spool.start()
         lookup = MediaLookup(db.sessions, ttl=config.media_lookup_seconds)
         apps = AppService(db.sessions, token_ttl=config.token_default_ttl_seconds,
                           max_token_ttl=config.max_token_ttl_seconds,
@@ -129,6 +133,8 @@ def create_app(config: Settings) -> FastAPI:
             await traffic.stop()
             await recordings.shutdown()
             await node.stop()
+            if spool is not None:
+                await spool.stop()
             await db.stop()
             storage.close()
 

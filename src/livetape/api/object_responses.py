@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
 from livetape.api.ranges import requested_ranges
-from livetape.billing.traffic import REDIRECTED_BYTES
+from livetape.billing.traffic import ACCEL_BYTES
 from livetape.playback.playable import Playable
 
 CHUNK = 256 * 1024
@@ -33,8 +33,9 @@ def redirect_response(request: Request, playable: Playable) -> Response:
         return NotModifiedResponse(Headers({**validators, **REDIRECT_HEADERS}))
     ranges = requested_ranges(request, playable.info.size)
     asked = playable.info.size if ranges is None else sum(b - a + 1 for a, b in ranges)
-    setattr(request.state, REDIRECTED_BYTES, asked)
-    return RedirectResponse(playable.redirect, status_code=302, headers=REDIRECT_HEADERS)
+    counted = 0 if request.method == "HEAD" else asked  # HEAD is answered, never redirected
+    return RedirectResponse(playable.redirect, status_code=302,
+                            headers={**REDIRECT_HEADERS, ACCEL_BYTES: str(counted)})
 
 
 def streamed_response(request: Request, playable: Playable,

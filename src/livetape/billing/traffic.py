@@ -5,9 +5,10 @@ to the server (a partial range counts what it sent; HEAD and 304 count nothing),
 ``flush()`` moves the totals into the usage ledger, every ``flush_seconds`` and at stop.
 A crash loses at most the last interval's count.
 
-A 302 to the object store (S3: the store sends the bytes) counts what the redirected request
-asks for: the route notes it in the request's state under :data:`REDIRECTED_BYTES` (the
-ranges asked for, or the whole object), since livetape never sees those bytes go.
+A response handed to nginx (``X-Accel-Redirect``, :mod:`livetape.api.accel`) or a 302 to the
+object store (S3, :mod:`livetape.api.object_responses`) has no body here: it carries the bytes
+nginx or the store is asked to send in :data:`ACCEL_BYTES`, which this middleware counts and
+removes, so the header never leaves livetape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from livetape.billing.usage import TRAFFIC, UsageLedger, today
 from livetape.periodic import Periodic
 
 PREFIX = "/media/"
-REDIRECTED_BYTES = "traffic_redirected_bytes"  # request.state: bytes a 302 hands to the store
+# what nginx (X-Accel-Redirect) or the object store (302) sends for this answer (counted,
+# removed)
+ACCEL_BYTES = "x-livetape-accel-bytes"
+_ACCEL_KEY = ACCEL_BYTES.encode()
 
 
 class TrafficMeter:
@@ -75,13 +79,16 @@ class TrafficMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                headers = message.get("headers", [])
+                accel = [int(v) for k, v in headers if k.lower() == _ACCEL_KEY]
+                if accel:
+                    message = {**message, "headers": [
+                        (k, v) for k, v in headers if k.lower() != _ACCEL_KEY]}
+                    if status in (200, 302) and accel[0] > 0:
+                        self.meter.count(app_id, accel[0])
             await send(message)
             body = message.get("body", b"") if message["type"] == "http.response.body" else b""
             if body and status in (200, 206):  # sent: only media, not error bodies
                 self.meter.count(app_id, len(body))
 
         await self.app(scope, receive, counted)
-        if status == 302:
-            redirected = scope.get("state", {}).get(REDIRECTED_BYTES, 0)
-            if redirected:
-                self.meter.count(app_id, int(redirected))

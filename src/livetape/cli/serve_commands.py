@@ -99,4 +99,7 @@ def worker(data_dir: str | None, parent_pid: int | None) -> None:
     from livetape.jobs.worker import run_worker
 
     logging.getLogger("livetape").setLevel(logging.INFO)
-    asyncio.run(run_worker(check_storage(settings_from(data_dir)), parent_pid=parent_pid))
+    settings = settings_from(data_dir)
+    if parent_pid is None:  # the server's own workers: it checked (and an outage restarts none)
+        settings = check_storage(settings)
+    asyncio.run(run_worker(settings, parent_pid=parent_pid))

@@ -21,6 +21,7 @@ from livetape.db.session import Database
 from livetape.jobs.processor import JobError, Processor
 from livetape.jobs.queue import JobQueue
 from livetape.storage import create_storage
+from livetape.storage.spool import through_spool
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.queue = JobQueue(db.sessions, max_attempts=settings.job_max_attempts)
         self._storage = create_storage(settings)
-        self._processor = Processor(settings, db.sessions, self._storage)
+        storage, _ = through_spool(self._storage, settings, uploads=False)
+        self._processor = Processor(settings, db.sessions, storage)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._current: Job | None = None

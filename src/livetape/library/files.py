@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.billing.usage import UsageLedger
@@ -29,6 +29,8 @@ from livetape.processing.probe import MediaInfo
 from livetape.storage import Storage
 
 ORIGINAL = "f0.mp4"  # definition 0
+# status_reason while the file waits in this node's spool for the object store (it plays)
+UPLOAD_PENDING = "upload pending: stored on the recording node, not yet in object storage"
 HLS_MASTER = "hls/master.m3u8"
 # Every name a file's objects are stored under: the original and MP4 renditions, the HLS
 # master, variant playlists and segments, the cover and snapshots (processing/ writes them).
@@ -113,8 +115,20 @@ class Library:
             stored = await session.get(VodFile, file_id)
             assert stored is not None
             stored.status, stored.size = FileStatus.NORMAL, size
+            if self.storage.pending(key):
+                stored.status_reason = UPLOAD_PENDING
         await self.usage.note_storage(source.app_id)
         return file_id
+
+    async def uploaded(self, key: str) -> None:
+        """The spool's upload of ``key`` is verified in the object store."""
+        parts = key.split("/")
+        if len(parts) != 3 or parts[2] != ORIGINAL:
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(VodFile).where(
+                VodFile.file_id == parts[1], VodFile.status_reason == UPLOAD_PENDING,
+            ).values(status_reason=""))
 
     async def discard_unstored(self, recording_id: str, segment_seq: int) -> int:
         """Drop rows (and any objects) a crash left at status -1 for this segment, before

@@ -64,7 +64,8 @@ class FileView(BaseModel):
     width: int
     height: int
     bitrate: int = Field(description="bits per second, whole file")
-    status_reason: str = Field(description="why the last processing job failed (status 7)")
+    status_reason: str = Field(description="why the last processing job failed (status 7), "
+                               "or that the file still waits for object storage (it plays)")
     image_url: str = Field(description="the cover's URL; empty when there is none")
     hls_master_url: str = Field(description="the HLS master playlist; empty when none")
     play_set: list[PlayItem] = Field(description="empty unless the file is playable")

@@ -113,3 +113,7 @@ class Storage(ABC):
 
     def close(self) -> None:  # noqa: B027 (a back end without connections has nothing to do)
         """Release connections; idempotent."""
+
+    def pending(self, key: str) -> bool:
+        """Whether ``key`` still waits on this node for its store (see storage/spool.py)."""
+        return False

@@ -6,9 +6,10 @@ a few KB, are read to sign the URIs they list). Whether a request may have an ob
 how much of it (signed URLs, trials, suspension), is the playback service's decision
 (:mod:`livetape.playback.playback_service`); this router turns its answer into HTTP: a
 playlist signed for the grant, or the file through Starlette's ``FileResponse`` with the
-ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte. On S3 the answer is
-a 302 to a presigned URL, or the object streamed from the store where livetape must cut it
-(:mod:`livetape.api.object_responses`).
+ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte, or, behind nginx
+with ``LIVETAPE_ACCEL_REDIRECT``, an ``X-Accel-Redirect`` to it (:mod:`livetape.api.accel`).
+On S3 the answer is a 302 to a presigned URL, or the object streamed from the store where
+livetape must cut it (:mod:`livetape.api.object_responses`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from livetape.api.accel import accel_response
 from livetape.api.deps import services
 from livetape.api.object_responses import redirect_response, streamed_response
 from livetape.api.openapi import raises, served
 from livetape.api.ranges import RangedFileResponse, requested_ranges
 from livetape.api.static_files import conditional
 from livetape.errors import Catalogue
+from livetape.library.files import object_key
 from livetape.playback.playback_service import MEDIA_TYPES, OTHER_TYPE
 
 router = APIRouter(tags=["media"])
@@ -40,7 +43,8 @@ _TYPES = {*MEDIA_TYPES.values(), OTHER_TYPE}
 @raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED,
         Catalogue.STORAGE_UNAVAILABLE)
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
-    playable = await services(request).playback.open(
+    svc = services(request)
+    playable = await svc.playback.open(
         app_id, file_id, path, request.url.path, dict(request.query_params),
         request.client.host if request.client else "", head=request.method == "HEAD")
     if playable.playlist is not None:
@@ -49,6 +53,10 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
         return redirect_response(request, playable)
     if playable.path is None or playable.stat is None:  # S3: through livetape (trials, HEAD)
         return streamed_response(request, playable, CACHE)
+    key = object_key(app_id, file_id, path)  # open() refused the paths it is None for
+    if key is not None and not svc.library.storage.pending(key) and (accel := accel_response(
+            request, playable, svc.settings.accel_redirect, key, CACHE)) is not None:
+        return accel  # nginx sends the bytes (LIVETAPE_ACCEL_REDIRECT; not the spool's)
     response = RangedFileResponse(playable.path, None, media_type=playable.media_type,
                                   stat_result=playable.stat, headers=CACHE)
     response.chunk_size = CHUNK
