@@ -25,7 +25,7 @@ from pathlib import Path
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from livetape.config import Settings
-from livetape.storage.base import ObjectInfo, Storage, check_key
+from livetape.storage.base import ObjectInfo, Storage, StorageUnreachable, check_key
 from livetape.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Spool:
         self._queued: set[str] = set()
         self._deleted: set[str] = set()  # keys deleted while their upload ran
         self._task: asyncio.Task[None] | None = None
+        self._deletions: set[asyncio.Task[None]] = set()  # remote deletes waiting on the store
         self._listeners: list[Uploaded] = []
         self.uploaded = 0
         self.failures = 0
@@ -86,10 +87,13 @@ class Spool:
     async def stop(self) -> None:
         """Stop uploading (idempotent); spooled files stay for the next start."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        tasks = [*self._deletions, *([task] if task is not None else [])]
+        self._deletions.clear()
+        for running in tasks:
+            running.cancel()
+        for running in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await running
 
     async def add(self, key: str, source: Path) -> int:
         """Move ``source`` into the spool under ``key`` and queue its upload; its size."""
@@ -111,6 +115,33 @@ class Spool:
         path.unlink(missing_ok=True)
         self._deleted.add(key)
 
+    def delete_later(self, prefix: str) -> None:
+        """Delete the store's objects under ``prefix`` once it answers again (it failed
+        now), retried with the uploads' backoff while this process runs."""
+        async def delete() -> None:
+            async for attempt in self._retrying(f"deleting {prefix}"):
+                with attempt:
+                    await self._remote.delete_prefix(prefix)
+            log.info("spool: the store's objects under %s deleted", prefix)
+
+        task = asyncio.create_task(delete(), name=f"spool delete {prefix}")
+        self._deletions.add(task)
+        task.add_done_callback(self._deletions.discard)
+
+    def _retrying(self, what: str) -> AsyncRetrying:
+        first, most = self._retry
+
+        def note(state: RetryCallState) -> None:
+            self.failures += 1
+            exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0
+            log.warning("spool: %s failed (attempt %d: %s); retrying in %.1f s",
+                        what, state.attempt_number, exc, wait)
+
+        return AsyncRetrying(wait=wait_exponential(multiplier=first, min=first, max=most),
+                             retry=retry_if_exception_type(Exception), before_sleep=note,
+                             reraise=True)
+
     def _enqueue(self, key: str) -> None:
         if key not in self._queued:
             self._queued.add(key)
@@ -125,18 +156,7 @@ class Spool:
                 self._queued.discard(key)
 
     async def _upload_with_retries(self, key: str) -> None:
-        first, most = self._retry
-
-        def note(state: RetryCallState) -> None:
-            self.failures += 1
-            exc = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0
-            log.warning("spool: upload of %s failed (attempt %d: %s); retrying in %.1f s",
-                        key, state.attempt_number, exc, wait)
-
-        async for attempt in AsyncRetrying(
-                wait=wait_exponential(multiplier=first, min=first, max=most),
-                retry=retry_if_exception_type(Exception), before_sleep=note, reraise=True):
+        async for attempt in self._retrying(f"upload of {key}"):
             with attempt:
                 await self._upload(key)
 
@@ -211,13 +231,21 @@ class SpooledStorage(Storage):
         await self.remote.delete(key)
 
     async def delete_prefix(self, prefix: str) -> int:
+        """The spooled objects go at once; the store's too, or, while it is away (the file
+        is deleted all the same), once it is back (:meth:`Spool.delete_later`)."""
         waiting = 0
         if self._spool is not None:
             for key in self._spool.pending_keys():
                 if key.startswith(check_key(prefix, prefix=True)):
                     self._spool.forget(key)
                     waiting += 1
-        return waiting + await self.remote.delete_prefix(prefix)
+        try:
+            return waiting + await self.remote.delete_prefix(prefix)
+        except StorageUnreachable:
+            if self._spool is None:
+                raise
+            self._spool.delete_later(prefix)
+            return waiting
 
     async def size(self, key: str) -> int | None:
         path = self._pending(key)
