@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from livetape.client.api import LivetapeClient
 from livetape.db.session import Database
+from livetape_harness.seaweed import SeaweedS3
 from livetape_harness.server import (
     LiveServer,
     ServerFactory,
@@ -94,3 +96,18 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         if backend == "postgres":
             assert POSTGRES_URL
             drop_postgres_database(POSTGRES_URL, url)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """SeaweedFS as a real S3 server, started once per test process (~4 s); tests keep
+    apart by key prefix (:func:`s3_prefix`)."""
+    store = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
+    yield store
+    store.kill()  # its data goes with the temp folder: no need to wait for a clean stop
+
+
+@pytest.fixture
+def s3_prefix() -> str:
+    """A key prefix of the test's own in the shared bucket."""
+    return f"t-{uuid.uuid4().hex[:12]}"

@@ -79,8 +79,9 @@ async def record_all_of(
 
 
 async def download(url: str, target: Path, *, verify: bool | str = True) -> Path:
-    """GET a play URL to a file, as a player or a script would."""
-    async with httpx.AsyncClient(timeout=60, verify=verify) as http:
+    """GET a play URL to a file, as a player or a script would (following a redirect to
+    the object store, as players do)."""
+    async with httpx.AsyncClient(timeout=60, verify=verify, follow_redirects=True) as http:
         response = await http.get(url)
         response.raise_for_status()
         assert response.headers["content-type"] == "video/mp4"
@@ -94,6 +95,21 @@ async def files_of(api: LivetapeClient, file_name: str) -> list[dict[str, Any]]:
     files: list[dict[str, Any]] = info["file_set"]
     assert info["total_count"] == len(files)
     return files
+
+
+async def in_store(api: LivetapeClient, file_name: str, *,
+                   timeout: float = 30) -> list[dict[str, Any]]:
+    """The files named ``file_name`` once none of them waits in the server's spool any more
+    (with a remote store, a finished file is uploaded a moment after it is listed)."""
+    from livetape.library.files import UPLOAD_PENDING
+
+    async def landed() -> list[dict[str, Any]]:
+        files = await files_of(api, file_name)
+        return files if files and all(f["status_reason"] != UPLOAD_PENDING
+                                      for f in files) else []
+
+    found: list[dict[str, Any]] = await wait_for(landed, timeout=timeout)
+    return found
 
 
 async def wait_for(predicate: Any, *, timeout: float, interval: float = 0.2) -> Any:

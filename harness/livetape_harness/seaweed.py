@@ -96,7 +96,10 @@ class SeaweedS3:
         self.process = subprocess.Popen(
             [_weed(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-             "-s3", f"-s3.port={s3}", f"-s3.config={identities}", "-volume.max=0"],
+             "-s3", f"-s3.port={s3}", f"-s3.config={identities}", "-volume.max=0",
+             # its Iceberg and Lance listeners take fixed ports (8181, 9101) by default: two
+             # servers at once (test processes in parallel, an outage test's own) would clash
+             "-s3.port.iceberg=0", "-s3.port.lance=0"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._wait_ready()

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 
 from livetape.billing.prices import PriceTable
 from livetape.network_settings import NetworkSettings
+from livetape.storage.location import parse_storage_url
 
 
 class Settings(NetworkSettings):
@@ -216,6 +217,35 @@ class Settings(NetworkSettings):
     console_session_seconds: int = Field(
         43200, gt=0, description="Lifetime of a web console sign-in (the session cookie)."
     )
+    # where library objects live (README: Storage)
+    storage_url: str | None = Field(
+        None, description="Where library objects live: file://PATH (default: "
+        "data_dir/storage) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R"
+        "[&addressing=path|virtual]; S3 credentials from AWS_ACCESS_KEY_ID / "
+        "AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) or the AWS config chain.",
+    )
+    s3_presign_seconds: int = Field(
+        300, gt=0, le=604800, description="Lifetime of the presigned URLs that media "
+        "requests are redirected to (302) on S3.",
+    )
+    s3_multipart_threshold_bytes: int = Field(
+        16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Objects this large or larger "
+        "are uploaded to S3 in parts (multipart upload).",
+    )
+    s3_multipart_part_bytes: int = Field(
+        16 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024 ** 3,
+        description="Size of each part of a multipart upload (S3: 5 MiB to 5 GiB).",
+    )
+    s3_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="S3: give up connecting after this long (per attempt).",
+    )
+    s3_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="S3: give up waiting for an answer after this long.",
+    )
+    s3_max_attempts: int = Field(
+        3, ge=1, le=20, description="S3: attempts per request (retries with backoff on "
+        "throttling, 5xx and connection errors).",
+    )
 
 
 
@@ -228,6 +258,13 @@ class Settings(NetworkSettings):
             raise ValueError(f"definitions must be some of {sorted(known)}")
         return value
 
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_storage_url(value)  # ValueError: one line saying what is wrong
+        return value or None
 
     @field_validator("accel_redirect")
     @classmethod

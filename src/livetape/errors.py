@@ -95,6 +95,11 @@ class Catalogue:
         "send the ETag of the session's 201 answer in If-Match (or leave If-Match out)", 412,
         extension=True,
     )
+    STORAGE_UNAVAILABLE = ErrorKind(
+        1012, "storage_unavailable", "the object storage cannot be reached or refuses livetape",
+        "retry later; the operator checks LIVETAPE_STORAGE_URL, the store and its credentials "
+        "(the server log says which)", 503, extension=True,
+    )
     INTERNAL_ERROR = ErrorKind(
         1500, "internal_error", "internal server error", _SUPPORT, 500, extension=True,
     )

@@ -36,9 +36,10 @@ def accel_response(request: Request, playable: Playable, prefix: str | None, key
     """The answer handing ``playable`` (storage key ``key``) to nginx under ``prefix``, or
     None when livetape must serve it itself (mode off, a trial cut, a generated body).
     ``headers`` (Cache-Control) go with it; raises 416 for a Range nginx could not serve."""
-    if prefix is None or playable.playlist is not None or playable.last_byte is not None:
+    stat = playable.stat  # None: not a local file (S3: redirected or streamed instead)
+    if prefix is None or playable.playlist is not None or playable.last_byte is not None \
+            or stat is None:
         return None
-    stat = playable.stat
     etag, modified = nginx_validators(stat)
     ranges = requested_ranges(request, stat.st_size, (etag, modified))
     if request.method == "HEAD" or not_modified(request, etag, int(stat.st_mtime)):

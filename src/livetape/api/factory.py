@@ -64,7 +64,7 @@ from livetape.playback.signing import PlayGuard
 from livetape.recording.admission import RecordingAdmission
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
-from livetape.storage import create_storage
+from livetape.storage import StorageError, create_storage
 from livetape.storage.spool import through_spool
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,7 @@ def create_app(config: Settings) -> FastAPI:
             if spool is not None:
                 await spool.stop()
             await db.stop()
+            storage.close()
 
     app = FastAPI(
         title="livetape", version=__version__, lifespan=lifespan,
@@ -214,6 +215,13 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(exc.body(), status_code=exc.kind.http_status, headers=exc.headers)
 
     app.add_exception_handler(BodyTooLarge, too_large)
+
+    @app.exception_handler(StorageError)
+    async def storage_down(_: Request, exc: StorageError) -> JSONResponse:
+        # the store, not the request: 503 (the detail, which names the bucket, goes to the log)
+        log.warning("storage: %s", exc)
+        error = LivetapeError(Catalogue.STORAGE_UNAVAILABLE, type(exc).__name__)
+        return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,9 +5,10 @@ to the server (a partial range counts what it sent; HEAD and 304 count nothing),
 ``flush()`` moves the totals into the usage ledger, every ``flush_seconds`` and at stop.
 A crash loses at most the last interval's count.
 
-A response handed to nginx (``X-Accel-Redirect``, :mod:`livetape.api.accel`) has no body here:
-it carries the bytes nginx is asked to send in :data:`ACCEL_BYTES`, which this middleware
-counts and removes, so the header never leaves livetape.
+A response handed to nginx (``X-Accel-Redirect``, :mod:`livetape.api.accel`) or a 302 to the
+object store (S3, :mod:`livetape.api.object_responses`) has no body here: it carries the bytes
+nginx or the store is asked to send in :data:`ACCEL_BYTES`, which this middleware counts and
+removes, so the header never leaves livetape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from livetape.billing.usage import TRAFFIC, UsageLedger, today
 from livetape.periodic import Periodic
 
 PREFIX = "/media/"
-ACCEL_BYTES = "x-livetape-accel-bytes"  # what nginx sends for this answer (counted, removed)
+# what nginx (X-Accel-Redirect) or the object store (302) sends for this answer (counted,
+# removed)
+ACCEL_BYTES = "x-livetape-accel-bytes"
 _ACCEL_KEY = ACCEL_BYTES.encode()
 
 
@@ -81,7 +84,7 @@ class TrafficMiddleware:
                 if accel:
                     message = {**message, "headers": [
                         (k, v) for k, v in headers if k.lower() != _ACCEL_KEY]}
-                    if status == 200 and accel[0] > 0:
+                    if status in (200, 302) and accel[0] > 0:
                         self.meter.count(app_id, accel[0])
             await send(message)
             body = message.get("body", b"") if message["type"] == "http.response.body" else b""

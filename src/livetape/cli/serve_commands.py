@@ -27,7 +27,7 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
 
     from livetape.api.factory import create_app
 
-    settings = check_network(settings_from(data_dir, host=host, port=port))
+    settings = check_network(check_storage(settings_from(data_dir, host=host, port=port)))
     logging.getLogger("livetape").setLevel(logging.INFO)
     scheme = "https" if settings.tls_cert else "http"
     url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
@@ -43,6 +43,22 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", lifespan="on", loop="uvloop", proxy_headers=False,
                 ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
+
+
+def check_storage(settings: Settings) -> Settings:
+    """Reach the storage now (the folder takes a file; the S3 bucket exists and the
+    credentials are taken), so that a store that is down, a missing bucket or a wrong key
+    stops the command with one line instead of failing the first recording."""
+    from livetape.storage import StorageError, create_storage
+
+    storage = create_storage(settings)
+    try:
+        asyncio.run(storage.check())
+    except StorageError as exc:
+        raise click.ClickException(f"bad settings:\n  LIVETAPE_STORAGE_URL: {exc}") from None
+    finally:
+        storage.close()
+    return settings
 
 
 def check_network(settings: Settings) -> Settings:
@@ -83,4 +99,7 @@ def worker(data_dir: str | None, parent_pid: int | None) -> None:
     from livetape.jobs.worker import run_worker
 
     logging.getLogger("livetape").setLevel(logging.INFO)
-    asyncio.run(run_worker(settings_from(data_dir), parent_pid=parent_pid))
+    settings = settings_from(data_dir)
+    if parent_pid is None:  # the server's own workers: it checked (and an outage restarts none)
+        settings = check_storage(settings)
+    asyncio.run(run_worker(settings, parent_pid=parent_pid))

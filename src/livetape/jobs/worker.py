@@ -31,7 +31,8 @@ class Worker:
         self._settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.queue = JobQueue(db.sessions, max_attempts=settings.job_max_attempts)
-        storage, _ = through_spool(create_storage(settings), settings, uploads=False)
+        self._storage = create_storage(settings)
+        storage, _ = through_spool(self._storage, settings, uploads=False)
         self._processor = Processor(settings, db.sessions, storage)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -53,6 +54,7 @@ class Worker:
             await self.queue.release(self._current)
             log.info("worker %s gave back job %s", self.name, self._current.job_id)
             self._current = None
+        self._storage.close()
 
     @property
     def stopping(self) -> bool:

@@ -14,16 +14,17 @@ and whether a request for one of its objects may have it, and how much of it:
   playlist only up to the segment that holds it (:mod:`livetape.playback.playlists`).
 
 The answer is a :class:`Playable`: the local file, or a playlist rewritten for the grant,
-plus the trial's byte limit; the HTTP layer turns it into a response (ranges, 304).
+plus the trial's byte limit; on S3, a presigned URL to redirect to or an object to stream
+(:mod:`livetape.playback.remote_objects`). The HTTP layer turns it into a response (ranges,
+304, 302).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+import posixpath
 from datetime import UTC, datetime
-from pathlib import Path
 
 from livetape.config import Settings
 from livetape.db.models import FileStatus, VodFile
@@ -34,41 +35,13 @@ from livetape.library.search import FileQuery
 from livetape.library.views import FileView, file_view
 from livetape.playback.file_detail import FileDetail, file_detail
 from livetape.playback.lookup import MediaLookup
+from livetape.playback.playable import MEDIA_TYPES, OTHER_TYPE, Playable
 from livetape.playback.playlists import TrialIndex, rewrite_playlist, segment_start
+from livetape.playback.remote_objects import RemoteObjects
 from livetape.playback.signing import Grant, PlayGuard, PlayUrls, new_grant
-from livetape.storage import InvalidKey
+from livetape.storage import InvalidKey, ObjectInfo
 
-MEDIA_TYPES = {
-    ".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t",
-    ".jpg": "image/jpeg", ".png": "image/png",
-}
-OTHER_TYPE = "application/octet-stream"
-Ranges = list[tuple[int, int]]  # inclusive (first, last) byte positions
-
-
-@dataclass(frozen=True)
-class Playable:
-    """What a request for a library object may have."""
-
-    path: Path
-    stat: os.stat_result
-    media_type: str
-    playlist: bytes | None = None  # a playlist signed for the grant: served instead of path
-    last_byte: int | None = None  # a trial MP4: the last byte that may be served
-    trial: int = 0  # the grant's trial seconds (0: none)
-
-    def clip(self, ranges: Ranges | None) -> Ranges | None:
-        """The byte ranges to serve of those asked for (None: the whole object). A trial
-        serves one range ending at its last byte (the whole trial when several or none were
-        asked); a range starting after it is refused (403)."""
-        if self.last_byte is None:
-            return ranges
-        first, last = ranges[0] if ranges and len(ranges) == 1 else (0, self.last_byte)
-        if first > self.last_byte:
-            raise LivetapeError(Catalogue.PLAY_FORBIDDEN, f"past the {self.trial} s trial "
-                                f"(bytes from {self.last_byte + 1} on)")
-        return [(first, min(last, self.last_byte))]
-
+__all__ = ["MEDIA_TYPES", "OTHER_TYPE", "Playable", "PlaybackService"]
 
 class PlaybackService:
     """Play URLs for library files, and the checks a request for their objects passes."""
@@ -80,6 +53,9 @@ class PlaybackService:
         self._lookup = lookup
         self._guard = guard
         self._trials = trials
+        self._remote = RemoteObjects(library.storage, trials,
+                                     presign_seconds=settings.s3_presign_seconds,
+                                     ttl=settings.media_lookup_seconds)
 
     # --- which URLs a file is shown with ---------------------------------------------------
 
@@ -146,13 +122,16 @@ class PlaybackService:
         """DeleteVodFile: its objects and rows go; its URLs answer 404 at once."""
         await self._library.delete(app_id, file_id)
         self._lookup.forget_file(file_id)
+        self._remote.forget(f"{app_id}/{file_id}/")
 
     # --- what a request for an object may have ------------------------------------------
 
     async def open(self, app_id: str, file_id: str, name: str, url_path: str,
-                   query: dict[str, str], client_ip: str) -> Playable:
+                   query: dict[str, str], client_ip: str, *, head: bool = False) -> Playable:
         """The object ``name`` of a file for a request of ``url_path?query`` from
-        ``client_ip``, after every check (see the module's docstring)."""
+        ``client_ip`` (``head``: a HEAD request), after every check (see the module's
+        docstring). On a store without local files (S3) the object is redirected to or
+        streamed (:mod:`livetape.playback.remote_objects`)."""
         key = object_key(app_id, file_id, name)  # before the database or the disk is asked
         if key is None:
             raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name[:100]!r} for file "
@@ -162,7 +141,14 @@ class PlaybackService:
             local = self._library.storage.local_path(key)
         except InvalidKey:  # a link inside the storage folder that points out of it
             local = None
-        if status is None or not FileStatus(status).playable or local is None:
+        playable = status is not None and FileStatus(status).playable
+        info: ObjectInfo | None = None
+        if playable and local is None:  # a store without local files (or no such object)
+            try:
+                info = await self._remote.stat(key)
+            except InvalidKey:
+                info = None
+        if not playable or (local is None and info is None):
             raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
         signing = await self._lookup.signing(app_id)
         grant: Grant | None = None
@@ -170,6 +156,12 @@ class PlaybackService:
             grant = self._guard.check(signing.key, url_path, query, client_ip)
         if self._settings.billing_enforce:
             await self._not_suspended(app_id)
+        if local is None:
+            assert info is not None
+            media_type = MEDIA_TYPES.get(posixpath.splitext(name)[1].lower(), OTHER_TYPE)
+            return await self._remote.playable(
+                key, info, media_type, grant=grant, signing_key=signing.key if signing else "",
+                url_path=url_path, head=head)
         suffix = local.suffix.lower()
         media_type = MEDIA_TYPES.get(suffix, OTHER_TYPE)
         stat = os.stat(local)  # one syscall on a local file: cheaper than a thread hop

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
+from typing import IO
 
 import av
 from cachetools import LRUCache
@@ -46,11 +47,16 @@ def rewrite_playlist(text: str, playlist_path: str, key: str, grant: Grant) -> s
 
 
 def segment_start(playlist: Path, name: str) -> float | None:
-    """Where segment ``name`` starts in a media playlist (seconds), None if not listed."""
+    """Where segment ``name`` starts in a media playlist file (seconds), None if not listed."""
     if not playlist.is_file():
         return None
+    return segment_start_in(playlist.read_text(), name)
+
+
+def segment_start_in(text: str, name: str) -> float | None:
+    """Where segment ``name`` starts in a media playlist's text, None if not listed."""
     elapsed, duration = 0.0, 0.0
-    for line in playlist.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("#EXTINF:"):
             duration = float(line[len("#EXTINF:"):].split(",")[0])
@@ -71,12 +77,20 @@ class TrialIndex:
     def trial_bytes(self, path: Path, seconds: int) -> int:
         """Bytes from the file's start through the last packet that starts before ``seconds``."""
         stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, seconds)
+        return self.trial_bytes_of(str(path), (str(path), stat.st_mtime_ns), stat.st_size,
+                                   seconds)
+
+    def trial_bytes_of(self, source: str | IO[bytes], version: tuple[str, int], size: int,
+                       seconds: int) -> int:
+        """:meth:`trial_bytes` of an MP4 opened from ``source`` (a path or a file object,
+        e.g. an object in S3), ``size`` bytes long, cached under ``version`` (its key and
+        a number that changes when the object does)."""
+        key = (*version, seconds)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         end = 0
-        with av.open(str(path)) as container:
+        with av.open(source, mode="r") as container:
             streams = list(container.streams)
             done: set[int] = set()
             for packet in container.demux(streams):
@@ -88,6 +102,6 @@ class TrialIndex:
                         break
                     continue
                 end = max(end, packet.pos + packet.size)
-        limit = end or stat.st_size
+        limit = end or size
         self._cache[key] = limit
         return limit

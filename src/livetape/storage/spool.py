@@ -19,13 +19,13 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from livetape.config import Settings
-from livetape.storage.base import Storage, check_key
+from livetape.storage.base import ObjectInfo, Storage, StorageUnreachable, check_key
 from livetape.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Spool:
         self._queued: set[str] = set()
         self._deleted: set[str] = set()  # keys deleted while their upload ran
         self._task: asyncio.Task[None] | None = None
+        self._deletions: set[asyncio.Task[None]] = set()  # remote deletes waiting on the store
         self._listeners: list[Uploaded] = []
         self.uploaded = 0
         self.failures = 0
@@ -86,10 +87,13 @@ class Spool:
     async def stop(self) -> None:
         """Stop uploading (idempotent); spooled files stay for the next start."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        tasks = [*self._deletions, *([task] if task is not None else [])]
+        self._deletions.clear()
+        for running in tasks:
+            running.cancel()
+        for running in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await running
 
     async def add(self, key: str, source: Path) -> int:
         """Move ``source`` into the spool under ``key`` and queue its upload; its size."""
@@ -111,6 +115,33 @@ class Spool:
         path.unlink(missing_ok=True)
         self._deleted.add(key)
 
+    def delete_later(self, prefix: str) -> None:
+        """Delete the store's objects under ``prefix`` once it answers again (it failed
+        now), retried with the uploads' backoff while this process runs."""
+        async def delete() -> None:
+            async for attempt in self._retrying(f"deleting {prefix}"):
+                with attempt:
+                    await self._remote.delete_prefix(prefix)
+            log.info("spool: the store's objects under %s deleted", prefix)
+
+        task = asyncio.create_task(delete(), name=f"spool delete {prefix}")
+        self._deletions.add(task)
+        task.add_done_callback(self._deletions.discard)
+
+    def _retrying(self, what: str) -> AsyncRetrying:
+        first, most = self._retry
+
+        def note(state: RetryCallState) -> None:
+            self.failures += 1
+            exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0
+            log.warning("spool: %s failed (attempt %d: %s); retrying in %.1f s",
+                        what, state.attempt_number, exc, wait)
+
+        return AsyncRetrying(wait=wait_exponential(multiplier=first, min=first, max=most),
+                             retry=retry_if_exception_type(Exception), before_sleep=note,
+                             reraise=True)
+
     def _enqueue(self, key: str) -> None:
         if key not in self._queued:
             self._queued.add(key)
@@ -125,18 +156,7 @@ class Spool:
                 self._queued.discard(key)
 
     async def _upload_with_retries(self, key: str) -> None:
-        first, most = self._retry
-
-        def note(state: RetryCallState) -> None:
-            self.failures += 1
-            exc = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0
-            log.warning("spool: upload of %s failed (attempt %d: %s); retrying in %.1f s",
-                        key, state.attempt_number, exc, wait)
-
-        async for attempt in AsyncRetrying(
-                wait=wait_exponential(multiplier=first, min=first, max=most),
-                retry=retry_if_exception_type(Exception), before_sleep=note, reraise=True):
+        async for attempt in self._retrying(f"upload of {key}"):
             with attempt:
                 await self._upload(key)
 
@@ -188,6 +208,7 @@ class SpooledStorage(Storage):
         self.remote = remote
         self._folder = folder
         self._spool = spool
+        self._waiting = LocalStorage(folder)  # the spooled files, read as a local store
 
     def _pending(self, key: str) -> Path | None:
         path = self._folder / check_key(key)
@@ -210,20 +231,52 @@ class SpooledStorage(Storage):
         await self.remote.delete(key)
 
     async def delete_prefix(self, prefix: str) -> int:
+        """The spooled objects go at once; the store's too, or, while it is away (the file
+        is deleted all the same), once it is back (:meth:`Spool.delete_later`)."""
         waiting = 0
         if self._spool is not None:
             for key in self._spool.pending_keys():
                 if key.startswith(check_key(prefix, prefix=True)):
                     self._spool.forget(key)
                     waiting += 1
-        return waiting + await self.remote.delete_prefix(prefix)
+        try:
+            return waiting + await self.remote.delete_prefix(prefix)
+        except StorageUnreachable:
+            if self._spool is None:
+                raise
+            self._spool.delete_later(prefix)
+            return waiting
 
     async def size(self, key: str) -> int | None:
         path = self._pending(key)
         return path.stat().st_size if path is not None else await self.remote.size(key)
 
+    def _reader(self, key: str) -> Storage:
+        """Where ``key`` is read from: the spool while it waits there, else the store."""
+        return self._waiting if self._pending(key) is not None else self.remote
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        return await self._reader(key).stat(key)
+
+    async def read_bytes(self, key: str, first: int = 0, last: int | None = None) -> bytes:
+        return await self._reader(key).read_bytes(key, first, last)
+
+    def stream(self, key: str, first: int, last: int, chunk: int) -> AsyncIterator[bytes]:
+        return self._reader(key).stream(key, first, last, chunk)
+
+    async def presign(self, key: str, seconds: int, media_type: str) -> str | None:
+        if self._pending(key) is not None:
+            return None  # served from the spool by livetape itself
+        return await self.remote.presign(key, seconds, media_type)
+
+    async def check(self) -> None:
+        await self.remote.check()
+
     def local_path(self, key: str) -> Path | None:
         return self._pending(key) or self.remote.local_path(key)
+
+    def close(self) -> None:
+        self.remote.close()
 
 
 def through_spool(remote: Storage, settings: Settings, *,

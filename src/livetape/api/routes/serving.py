@@ -8,6 +8,8 @@ how much of it (signed URLs, trials, suspension), is the playback service's deci
 playlist signed for the grant, or the file through Starlette's ``FileResponse`` with the
 ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte, or, behind nginx
 with ``LIVETAPE_ACCEL_REDIRECT``, an ``X-Accel-Redirect`` to it (:mod:`livetape.api.accel`).
+On S3 the answer is a 302 to a presigned URL, or the object streamed from the store where
+livetape must cut it (:mod:`livetape.api.object_responses`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import Response
 
 from livetape.api.accel import accel_response
 from livetape.api.deps import services
+from livetape.api.object_responses import redirect_response, streamed_response
 from livetape.api.openapi import raises, served
 from livetape.api.ranges import RangedFileResponse, requested_ranges
 from livetape.api.static_files import conditional
@@ -37,18 +40,23 @@ _TYPES = {*MEDIA_TYPES.values(), OTHER_TYPE}
 @router.get("/media/{app_id}/{file_id}/{path:path}", operation_id="get_media",
             summary="Download or play an object of a file (Range supported; signed URLs)",
             response_class=Response, responses=served(_TYPES))
-@raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED)
+@raises(Catalogue.NOT_FOUND, Catalogue.PLAY_FORBIDDEN, Catalogue.PLAYBACK_SUSPENDED,
+        Catalogue.STORAGE_UNAVAILABLE)
 async def media(app_id: str, file_id: str, path: str, request: Request) -> Response:
     svc = services(request)
     playable = await svc.playback.open(
         app_id, file_id, path, request.url.path, dict(request.query_params),
-        request.client.host if request.client else "")
+        request.client.host if request.client else "", head=request.method == "HEAD")
     if playable.playlist is not None:
         return _bytes_response(request, playable.playlist, playable.media_type)
+    if playable.redirect is not None:  # S3: the store serves it
+        return redirect_response(request, playable)
+    if playable.path is None or playable.stat is None:  # S3: through livetape (trials, HEAD)
+        return streamed_response(request, playable, CACHE)
     key = object_key(app_id, file_id, path)  # open() refused the paths it is None for
-    if key is not None and (accel := accel_response(
+    if key is not None and not svc.library.storage.pending(key) and (accel := accel_response(
             request, playable, svc.settings.accel_redirect, key, CACHE)) is not None:
-        return accel  # nginx sends the bytes (LIVETAPE_ACCEL_REDIRECT)
+        return accel  # nginx sends the bytes (LIVETAPE_ACCEL_REDIRECT; not the spool's)
     response = RangedFileResponse(playable.path, None, media_type=playable.media_type,
                                   stat_result=playable.stat, headers=CACHE)
     response.chunk_size = CHUNK
