@@ -58,6 +58,10 @@ class Settings(NetworkSettings):
         "wrong shape), unknown-op (as if it did not know the operation), drop:<field> (its "
         "answer lacks that field). Never set it in production.",
     )
+    job_storage_retry_seconds: float = Field(
+        600.0, ge=0, description="A processing job that cannot reach the object store is run "
+        "again with backoff this long before the attempt counts as failed.",
+    )
     upload_retry_seconds: float = Field(
         1.0, gt=0, description="The first wait before an upload from the spool to object "
         "storage is retried; it doubles at each failure, up to upload_retry_max_seconds.",

@@ -113,6 +113,14 @@ async def test_a_minute_without_the_store_loses_nothing(
             await api.stop_recording("room-1", user_id="alice")
         files = await wait_for(lambda: all_landed(api, server, "take"), timeout=120, interval=1)
 
+        async def covered() -> bool:  # the cover jobs waited for the store, none failed
+            listed = await files_of(api, "take")
+            return all(f["image_url"] for f in listed)
+
+        await wait_for(covered, timeout=120, interval=1)
+        jobs = await api.list_jobs()
+        assert jobs and all(j["state"] == "done" for j in jobs), jobs
+
     stored = bucket(store, "outage")
     keys = {f"{server.app_id}/{f['file_id']}/f0.mp4" for f in files}
     assert set(stored) == keys  # each file once, nothing else (not the deleted one)

@@ -13,14 +13,23 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from contextlib import suppress
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from livetape.config import Settings
 from livetape.db.models import Job
 from livetape.db.session import Database
 from livetape.jobs.processor import JobError, Processor
 from livetape.jobs.queue import JobQueue
-from livetape.storage import create_storage
+from livetape.storage import StorageUnreachable, create_storage
 from livetape.storage.spool import through_spool
 
 log = logging.getLogger(__name__)
@@ -92,7 +101,7 @@ class Worker:
 
         heartbeat = asyncio.create_task(self._heartbeat(job, fraction))
         try:
-            await self._processor.run(job, progress)
+            await self._run_while_storage_returns(job, progress)
         except JobError as exc:
             log.warning("job %s failed: %s", job.job_id, exc)
             await self.queue.fail(job, str(exc), retry=False)
@@ -107,6 +116,24 @@ class Worker:
             log.info("job %s done", job.job_id)
         else:
             log.warning("job %s finished after its lease was lost; its result stands", job.job_id)
+
+    async def _run_while_storage_returns(self, job: Job,
+                                         progress: Callable[[float], None]) -> None:
+        """Run the job; while the object store cannot be reached, run it again with backoff
+        (the lease is kept) for up to LIVETAPE_JOB_STORAGE_RETRY_SECONDS before it counts as
+        a failed attempt: an outage delays processing, it does not fail it."""
+        patience = self._settings.job_storage_retry_seconds
+
+        def note(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("job %s: storage unreachable (%s); retrying", job.job_id, exc)
+
+        async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(StorageUnreachable),
+                wait=wait_exponential(multiplier=1, min=1, max=30),
+                stop=stop_after_delay(patience), before_sleep=note, reraise=True):
+            with attempt:
+                await self._processor.run(job, progress)
 
     async def _heartbeat(self, job: Job, fraction: list[float]) -> None:
         lease = self._settings.job_lease_seconds
