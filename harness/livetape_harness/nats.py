@@ -4,15 +4,15 @@ folder. :meth:`NatsServer.kill` and :meth:`NatsServer.start` again make an outag
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from livetape_harness.process_group import kill_group, log_tail, stop_group
 
 
 def _binary() -> str:
@@ -62,18 +62,10 @@ class NatsServer:
 
     def kill(self) -> None:
         """kill -9: an outage (JetStream's data stays in the folder)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        kill_group(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process)
 
     def log_tail(self) -> str:
-        path = self.work / "nats.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+        return log_tail(self.work / "nats.log")

@@ -9,9 +9,7 @@ outage: the data survives, as on a real store that went away and came back.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +21,8 @@ import boto3
 import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from livetape_harness.process_group import kill_group, log_tail, stop_group
 
 ACCESS_KEY = "livetape-test-access"
 SECRET_KEY = "livetape-test-secret-key-0123456789"
@@ -145,18 +145,10 @@ class SeaweedS3:
 
     def kill(self) -> None:
         """kill -9 of the whole server (every weed component): an outage."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        kill_group(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process)
 
     def log_tail(self) -> str:
-        path = self.work / "weed.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+        return log_tail(self.work / "weed.log")
