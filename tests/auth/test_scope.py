@@ -47,6 +47,8 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
     ("HEAD", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
     # operator only: an app's key cannot top up any balance, its own included
     ("POST", "/v1/operator/apps/{app_id}/topup"): {"json": {"amount": "5", "ref": "stolen"}},
+    ("GET", "/v1/operator/cluster/nodes"): {},  # the cluster's nodes: the operator's alone
+    ("GET", "/v1/operator/cluster/nodes/{node_id}"): {},
     # a console sign-in with this app's id and the caller's own key
     ("POST", "/console/session"): {"json": {"app_id": "{app_id}", "secret_key": "{caller_key}"}},
 }
@@ -119,6 +121,7 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
             ids = {"room_id": "room-1", "file_id": file_id, "class_id": str(class_id),
                    "recording_id": recording_id, "job_id": job["job_id"], "key_id": key_id,
                    "app_id": server.app_id, "path": "f0.mp4", "caller_key": other_key,
+                   "node_id": "local",
                    "publication_id": room["members"][0]["streams"][0]["publication_id"]}
             with httpx.Client(timeout=30) as http:
                 for (method, template), spec in FOREIGN.items():

@@ -49,8 +49,9 @@ def start_crowd(lab: NatLab, server: LiveServer, count: int,
                 *extra: str) -> subprocess.Popen[bytes]:
     """``count`` publishers in the publisher's namespace, talking to the public address."""
     url = f"http://{lab.public_ip}:{server.port}"
-    return lab.popen([sys.executable, "-m", "livetape_harness.crowd", url, server.secret_key,
-                      "lobby", str(count), *extra],
+    # "--": a secret key may begin with "-"
+    return lab.popen([sys.executable, "-m", "livetape_harness.crowd", *extra, "--", url,
+                      server.secret_key, "lobby", str(count)],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
