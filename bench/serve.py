@@ -12,7 +12,9 @@ server block of that nginx, the deploy example without TLS: livetape checks each
 (signature included) and nginx sends the file (row ``lt+accel``). Row ``lt->S3``
 (:mod:`s3_row`): a third livetape on SeaweedFS answers 302 to a presigned URL, and the client
 follows it like a player (:mod:`redirect_client`: once per connection, the later ranges to the
-presigned URL). The same client (raw asyncio HTTP/1.1 by default, or httpx; the redirect rows
+presigned URL). Row ``lt->nginx`` (:mod:`secure_link_row`): a fourth livetape with
+LIVETAPE_NGINX_SECURE_LINK_SECRET behind its own nginx answers 302 to a secure link, followed
+the same way. The same client (raw asyncio HTTP/1.1 by default, or httpx; the redirect rows
 always raw) keeps C connections busy with random ``Range: bytes=a-b`` requests of each size
 (the same seeded ranges for every server), reads every body, checks
 the 206 status, the Content-Range and the byte count, and counts failures as errors. Server
@@ -57,13 +59,14 @@ from rangeclient import Client, HttpxClient, RawClient, make_client
 from rangeload import FULL, Result, Target, load, size_label
 from redirect_client import RedirectClient
 from s3_row import S3_ROW, S3Row
+from secure_link_row import LINK_ROW, SecureLinkRow
 from serve_profile import profile
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "serve.txt"
 QUIET_BUSY, QUIET_TIMEOUT_S = 0.10, 30.0  # before the runs: host busy under 10 %, or 30 s
 ACCEL = "lt+accel"  # livetape (LIVETAPE_ACCEL_REDIRECT) behind nginx, which sends the bytes
 ACCEL_TARGET = 2.0  # livetape's own CPU-s/GB in a redirect mode, at most this x nginx alone's
-REDIRECT_ROWS = (ACCEL, S3_ROW)  # livetape checks, another server sends the bytes
+REDIRECT_ROWS = (ACCEL, LINK_ROW, S3_ROW)  # livetape checks, another server sends the bytes
 
 
 # ---------------------------------------------------------------- report
@@ -101,10 +104,10 @@ def format_ratios(results: list[Result]) -> str:
             own, alone = xa.cpu_per_gb_of("livetape") or 0.0, ng.cpu_per_gb
             lines.append(
                 f"{xa.server} at {size_label(size)}: livetape's own CPU-s/GB "
-                f"x{own / alone:.2f} nginx alone's (target <= {ACCEL_TARGET:g}: "
+                f"x{own / alone:.2g} nginx alone's (target <= {ACCEL_TARGET:g}: "
                 f"{'met' if own <= ACCEL_TARGET * alone else 'MISSED'}), all its servers "
                 f"x{xa.cpu_per_gb / alone:.1f}; req/s x{xa.rps / ng.rps:.2f}"
-                + (f", livetape direct's CPU-s/GB x{own / lt.cpu_per_gb:.3f}" if lt else ""))
+                + (f", livetape direct's CPU-s/GB x{own / lt.cpu_per_gb:.2g}" if lt else ""))
         if not (lt and ng and ng.rps and lt.rps):
             continue
         lines.append(
@@ -158,6 +161,8 @@ def header(args: argparse.Namespace, clip: Path, file_size: int, client_name: st
         "that nginx (upstream keepalive 32), which sends the file from its internal location",
         f"{S3_ROW}: a third livetape on SeaweedFS (`weed server`, S3 gateway) answering 302 to "
         "a presigned URL; client follows it once per connection (like Chromium)",
+        f"{LINK_ROW}: a fourth livetape with LIVETAPE_NGINX_SECURE_LINK_SECRET behind its own "
+        "nginx (same settings), answering 302 to a secure_link URL, followed the same way",
         f"client: {client_name} on uvloop, in this process, {args.connections} connections, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s window per row, seed {args.seed}",
         f"host busy before the runs (other load): {idle_busy:.0%} of {os.cpu_count()} cores "
@@ -203,6 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="livetape direct only (no nginx, no X-Accel-Redirect row)")
     p.add_argument("--skip-accel", action="store_true", help="no X-Accel-Redirect row")
     p.add_argument("--skip-s3", action="store_true", help="no livetape -> S3 redirect row")
+    p.add_argument("--skip-link", action="store_true", help="no nginx secure_link row")
     p.add_argument("--profile", action="store_true",
                    help="one more livetape window, at the first size, under py-spy")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data, logs, configs)")
@@ -224,7 +230,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "LIVETAPE_ACCEL_REDIRECT": "/internal/", "LIVETAPE_TRUSTED_PROXIES": "127.0.0.1"})
     nginx = NginxRef(work / "nginx", server.data_dir.resolve() / "storage",
                      (behind.port, behind.data_dir.resolve() / "storage") if accel_on else None)
-    s3 = S3Row(work / "s3")
+    s3, linked = S3Row(work / "s3"), SecureLinkRow(work / "secure-link")
     results: list[Result] = []
     missing: list[tuple[str, str]] = []
     failures: list[str] = []
@@ -252,6 +258,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 targets.insert(1, Target(ACCEL, nginx.url(accel_play, accel=True), {
                     "livetape": lambda: proc_cpu_seconds(accel_pid),
                     "nginx": nginx.cpu_seconds}))
+        if not (args.skip_nginx or args.skip_link):
+            targets.append(await linked.start(clip))
         if args.skip_s3:
             missing.append((S3_ROW, "skipped (--skip-s3)"))
         else:
@@ -300,6 +308,7 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         await asyncio.to_thread(nginx.stop)
         await s3.stop()
+        await linked.stop()
         await asyncio.to_thread(behind.stop)
         await asyncio.to_thread(server.stop)
         if not args.keep:
