@@ -28,7 +28,7 @@ from livetape_harness.flow import record_all_of, wait_for
 from livetape_harness.media_checks import probe
 from livetape_harness.server import LiveServer, ServerFactory
 
-SECRET = "bench-secure-link-secret-0123"
+SECRET = "test-secure-link-secret-0123"
 ORIGIN = {"Origin": "https://player.example"}
 
 
