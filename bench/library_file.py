@@ -46,9 +46,12 @@ def make_clip(seconds: float, bitrate: str) -> Path:
     return path
 
 
-async def add_to_library(data_dir: Path, app_id: str, clip: Path) -> str:
-    """Put a copy of ``clip`` in the library at ``data_dir`` (it is moved into storage)."""
-    settings = Settings(data_dir=data_dir)
+async def add_to_library(data_dir: Path, app_id: str, clip: Path,
+                         storage_url: str | None = None) -> str:
+    """Put a copy of ``clip`` in the library at ``data_dir`` (it is moved into storage, the
+    data dir's folder or ``storage_url``: S3 reads its credentials from this process's
+    environment)."""
+    settings = Settings(data_dir=data_dir, storage_url=storage_url)
     db = Database(settings.resolved_database_url())
     await db.start()
     try:
@@ -74,20 +77,22 @@ async def play_url(server: LiveServer) -> str:
 
 
 async def serve_clip(server: LiveServer, clip: Path) -> str:
-    """A new app and library in ``server``'s (new) data dir holding ``clip``, the server
-    started on it; returns the clip's play URL."""
+    """A new app and library in ``server``'s (new) data dir holding ``clip`` (in the storage
+    its ``LIVETAPE_STORAGE_URL`` names), the server started on it; returns the play URL."""
     server.data_dir.mkdir(parents=True)
     server.app_id, server.secret_key = await asyncio.to_thread(server.create_app, "bench")
-    await add_to_library(server.data_dir, server.app_id, clip)
+    await add_to_library(server.data_dir, server.app_id, clip,
+                         server.env.get("LIVETAPE_STORAGE_URL"))
     await asyncio.to_thread(server.start)
     return await play_url(server)
 
 
 async def check_bytes(url: str, clip: Path) -> None:
-    """One range and the whole file from ``url`` equal the file's bytes (not timed)."""
+    """One range and the whole file from ``url`` equal the file's bytes (not timed; a 302
+    is followed)."""
     data = clip.read_bytes()
     first, last = len(data) // 3, len(data) // 3 + 99_999
-    async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
+    async with httpx.AsyncClient(trust_env=False, timeout=60, follow_redirects=True) as http:
         part = await http.get(url, headers={"Range": f"bytes={first}-{last}"})
         whole = await http.get(url)
     if part.status_code != 206 or part.content != data[first:last + 1]:

@@ -27,6 +27,7 @@ class Reply:
     status: int
     content_range: str | None
     body_bytes: int
+    location: str | None = None  # a redirect's Location
 
 
 class _RawConnection(asyncio.BufferedProtocol):
@@ -40,7 +41,7 @@ class _RawConnection(asyncio.BufferedProtocol):
         self._buffer = memoryview(bytearray(1 << 18))
         self._head = bytearray()
         self._left = -1  # body bytes still due; -1 while reading the head
-        self._reply: tuple[int, str | None, int] = (0, None, 0)
+        self._reply: tuple[int, str | None, int, str | None] = (0, None, 0, None)
         self._done: asyncio.Future[Reply] | None = None
         self.transport: asyncio.Transport | None = None
 
@@ -72,8 +73,7 @@ class _RawConnection(asyncio.BufferedProtocol):
         if self._left < 0:
             self._fail(RequestFailed("more bytes than Content-Length"))
         elif self._left == 0 and self._done is not None and not self._done.done():
-            status, content_range, length = self._reply
-            self._done.set_result(Reply(status, content_range, length))
+            self._done.set_result(Reply(*self._reply))
             self._left = -1
 
     def _fail(self, exc: Exception) -> None:
@@ -91,7 +91,7 @@ class _RawConnection(asyncio.BufferedProtocol):
         return await self._done
 
 
-def _parse_head(head: bytes) -> tuple[tuple[int, str | None, int], int]:
+def _parse_head(head: bytes) -> tuple[tuple[int, str | None, int, str | None], int]:
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in
@@ -99,7 +99,7 @@ def _parse_head(head: bytes) -> tuple[tuple[int, str | None, int], int]:
     if "content-length" not in headers:
         raise ValueError("no Content-Length")
     length = int(headers["content-length"])
-    return (status, headers.get("content-range"), length), length
+    return (status, headers.get("content-range"), length, headers.get("location")), length
 
 
 class RawClient:

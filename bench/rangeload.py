@@ -16,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from measure import host_jiffies
 from procfs import proc_cpu_seconds
-from rangeclient import REQUEST_TIMEOUT_S, Client, RequestFailed
+from rangeclient import REQUEST_TIMEOUT_S, Reply, RequestFailed
 
 FULL = 0  # a "size" meaning: the whole file, no Range header (expects 200)
 
@@ -34,6 +35,12 @@ def size_label(size: int) -> str:
     return str(size)
 
 
+class RangeGetter(Protocol):
+    """A load client: worker ``worker``'s GET of bytes first..last (last < 0: the whole)."""
+
+    async def get(self, worker: int, first: int, last: int) -> Reply: ...
+
+
 @dataclass
 class Target:
     """One server set-up under load: its name, the URL of the file, and the CPU counter of
@@ -42,6 +49,7 @@ class Target:
     name: str
     url: str
     cpu: dict[str, Callable[[], float]]
+    follow: bool = False  # a 302 answers: load it like a player (redirect_client)
 
     def cpu_seconds(self) -> dict[str, float]:
         return {kind: counter() for kind, counter in self.cpu.items()}
@@ -111,7 +119,7 @@ def expected(size: int, file_size: int, first: int, last: int) -> tuple[int, str
     return 206, f"bytes {first}-{last}/{file_size}", last - first + 1
 
 
-async def load(target: Target, client: Client, size: int, file_size: int,
+async def load(target: Target, client: RangeGetter, size: int, file_size: int,
                args: argparse.Namespace) -> Result:
     """C workers for warm-up + window; what completes inside the window is counted (a
     request in flight at the window's start counts whole: no bias against long requests)."""

@@ -9,14 +9,17 @@ log off) runs as this user from a generated config whose ``/media/`` alias is li
 storage folder, so both serve the same bytes on the same path. A second ``livetape serve``
 (LIVETAPE_ACCEL_REDIRECT=/internal/, its own library with the same clip) sits behind a second
 server block of that nginx, the deploy example without TLS: livetape checks each request
-(signature included) and nginx sends the file (row ``lt+accel``). A "livetape -> S3 redirect"
-row has its place in :func:`s3_redirect_target` (``not available`` until S3 storage is in
-this tree). The same client (raw asyncio
-HTTP/1.1 by default, or httpx) keeps C connections busy with random ``Range: bytes=a-b``
-requests of each size (the same seeded ranges for both servers), reads every body, checks
+(signature included) and nginx sends the file (row ``lt+accel``). Row ``lt->S3``
+(:mod:`s3_row`): a third livetape on SeaweedFS answers 302 to a presigned URL, and the client
+follows it like a player (:mod:`redirect_client`: once per connection, the later ranges to the
+presigned URL). Row ``lt->nginx`` (:mod:`secure_link_row`): a fourth livetape with
+LIVETAPE_NGINX_SECURE_LINK_SECRET behind its own nginx answers 302 to a secure link, followed
+the same way. The same client (raw asyncio HTTP/1.1 by default, or httpx; the redirect rows
+always raw) keeps C connections busy with random ``Range: bytes=a-b`` requests of each size
+(the same seeded ranges for every server), reads every body, checks
 the 206 status, the Content-Range and the byte count, and counts failures as errors. Server
 CPU (user + system, /proc/<pid>/stat; nginx master + workers) over the window gives CPU-s
-per GB served, for livetape's process and nginx's apart (``lt+accel`` uses both) and summed.
+per GB served, for livetape's process, nginx's and SeaweedFS's apart, and summed.
 
     .venv/bin/python bench/serve.py                         # 256 KiB ranges, 8 conns, 10 s
     .venv/bin/python bench/serve.py --sizes 256K,4M,full    # make bench-serve
@@ -52,23 +55,26 @@ from livetape_harness.server import LiveServer
 from measure import host_jiffies
 from nginx_ref import NginxRef, nginx_version
 from procfs import proc_cpu_seconds
-from rangeclient import HttpxClient, RawClient, make_client
+from rangeclient import Client, HttpxClient, RawClient, make_client
 from rangeload import FULL, Result, Target, load, size_label
+from redirect_client import RedirectClient
+from s3_row import S3_ROW, S3Row
+from secure_link_row import LINK_ROW, SecureLinkRow
 from serve_profile import profile
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "serve.txt"
 QUIET_BUSY, QUIET_TIMEOUT_S = 0.10, 30.0  # before the runs: host busy under 10 %, or 30 s
 ACCEL = "lt+accel"  # livetape (LIVETAPE_ACCEL_REDIRECT) behind nginx, which sends the bytes
 ACCEL_TARGET = 2.0  # livetape's own CPU-s/GB in a redirect mode, at most this x nginx alone's
-S3_ROW = "lt->S3"
+REDIRECT_ROWS = (ACCEL, LINK_ROW, S3_ROW)  # livetape checks, another server sends the bytes
 
 
 # ---------------------------------------------------------------- report
 
 COLUMNS = (("server", "<9"), ("range", ">6"), ("conns", ">5"), ("req/s", ">8"), ("MB/s", ">7"),
            ("p50 ms", ">7"), ("p99 ms", ">7"), ("errors", ">6"), ("livetape CPU-s/GB", ">17"),
-           ("nginx CPU-s/GB", ">14"), ("sum CPU-s/GB", ">12"), ("srv cores", ">9"),
-           ("client cores", ">12"), ("other cores", ">11"))
+           ("nginx CPU-s/GB", ">14"), ("S3 CPU-s/GB", ">11"), ("sum CPU-s/GB", ">12"),
+           ("srv cores", ">9"), ("client cores", ">12"), ("other cores", ">11"))
 
 
 def format_table(results: list[Result], missing: Sequence[tuple[str, str]] = ()) -> str:
@@ -76,7 +82,7 @@ def format_table(results: list[Result], missing: Sequence[tuple[str, str]] = ())
     head = "  ".join(f"{name:{align}}" for name, align in COLUMNS)
     lines = [head, "-" * len(head)]
     for r in results:
-        parts = [r.cpu_per_gb_of(kind) for kind in ("livetape", "nginx")]
+        parts = [r.cpu_per_gb_of(kind) for kind in ("livetape", "nginx", "S3")]
         cells = (r.server, size_label(r.size), r.connections, f"{r.rps:.0f}", f"{r.mbps:.0f}",
                  f"{r.latency_ms(0.5):.2f}", f"{r.latency_ms(0.99):.2f}", r.errors,
                  *("-" if p is None else f"{p:.2f}" for p in parts), f"{r.cpu_per_gb:.2f}",
@@ -91,15 +97,17 @@ def format_ratios(results: list[Result]) -> str:
     lines = []
     for size in dict.fromkeys(r.size for r in results):
         by = {r.server: r for r in results if r.size == size}
-        lt, ng, xa = by.get("livetape"), by.get("nginx"), by.get(ACCEL)
-        if xa and ng and xa.rps and ng.rps:
+        lt, ng = by.get("livetape"), by.get("nginx")
+        for xa in (by.get(name) for name in REDIRECT_ROWS):
+            if not (xa and ng and xa.rps and ng.rps):
+                continue
             own, alone = xa.cpu_per_gb_of("livetape") or 0.0, ng.cpu_per_gb
             lines.append(
-                f"{ACCEL} at {size_label(size)}: livetape's own CPU-s/GB x{own / alone:.1f} "
-                f"nginx alone's (target <= {ACCEL_TARGET:g}: "
-                f"{'met' if own <= ACCEL_TARGET * alone else 'MISSED'}), livetape + nginx "
+                f"{xa.server} at {size_label(size)}: livetape's own CPU-s/GB "
+                f"x{own / alone:.2g} nginx alone's (target <= {ACCEL_TARGET:g}: "
+                f"{'met' if own <= ACCEL_TARGET * alone else 'MISSED'}), all its servers "
                 f"x{xa.cpu_per_gb / alone:.1f}; req/s x{xa.rps / ng.rps:.2f}"
-                + (f", livetape direct's CPU-s/GB x{own / lt.cpu_per_gb:.2f}" if lt else ""))
+                + (f", livetape direct's CPU-s/GB x{own / lt.cpu_per_gb:.2g}" if lt else ""))
         if not (lt and ng and ng.rps and lt.rps):
             continue
         lines.append(
@@ -151,6 +159,10 @@ def header(args: argparse.Namespace, clip: Path, file_size: int, client_name: st
         "access_log off, keepalive_requests 1000000",
         f"{ACCEL}: a second livetape process with LIVETAPE_ACCEL_REDIRECT=/internal/ behind "
         "that nginx (upstream keepalive 32), which sends the file from its internal location",
+        f"{S3_ROW}: a third livetape on SeaweedFS (`weed server`, S3 gateway) answering 302 to "
+        "a presigned URL; client follows it once per connection (like Chromium)",
+        f"{LINK_ROW}: a fourth livetape with LIVETAPE_NGINX_SECURE_LINK_SECRET behind its own "
+        "nginx (same settings), answering 302 to a secure_link URL, followed the same way",
         f"client: {client_name} on uvloop, in this process, {args.connections} connections, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s window per row, seed {args.seed}",
         f"host busy before the runs (other load): {idle_busy:.0%} of {os.cpu_count()} cores "
@@ -195,6 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-nginx", action="store_true",
                    help="livetape direct only (no nginx, no X-Accel-Redirect row)")
     p.add_argument("--skip-accel", action="store_true", help="no X-Accel-Redirect row")
+    p.add_argument("--skip-s3", action="store_true", help="no livetape -> S3 redirect row")
+    p.add_argument("--skip-link", action="store_true", help="no nginx secure_link row")
     p.add_argument("--profile", action="store_true",
                    help="one more livetape window, at the first size, under py-spy")
     p.add_argument("--keep", action="store_true", help="keep the work dir (data, logs, configs)")
@@ -216,6 +230,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "LIVETAPE_ACCEL_REDIRECT": "/internal/", "LIVETAPE_TRUSTED_PROXIES": "127.0.0.1"})
     nginx = NginxRef(work / "nginx", server.data_dir.resolve() / "storage",
                      (behind.port, behind.data_dir.resolve() / "storage") if accel_on else None)
+    s3, linked = S3Row(work / "s3"), SecureLinkRow(work / "secure-link")
     results: list[Result] = []
     missing: list[tuple[str, str]] = []
     failures: list[str] = []
@@ -243,11 +258,12 @@ async def main_async(args: argparse.Namespace) -> int:
                 targets.insert(1, Target(ACCEL, nginx.url(accel_play, accel=True), {
                     "livetape": lambda: proc_cpu_seconds(accel_pid),
                     "nginx": nginx.cpu_seconds}))
-        s3, why = await s3_redirect_target(work, clip)
-        if s3 is None:
-            missing.append((S3_ROW, why))
+        if not (args.skip_nginx or args.skip_link):
+            targets.append(await linked.start(clip))
+        if args.skip_s3:
+            missing.append((S3_ROW, "skipped (--skip-s3)"))
         else:
-            targets.append(s3)
+            targets.append(await s3.start(clip))
         for target in targets:
             await check_bytes(target.url, clip)
         client_name = (HttpxClient if args.client == "httpx" else RawClient).name
@@ -256,7 +272,9 @@ async def main_async(args: argparse.Namespace) -> int:
             for target in targets:
                 label = f"{target.name} {size_label(size)}"
                 print(f"-- {label} ...", file=sys.stderr, flush=True)
-                client = make_client(args.client, target.url, args.connections)
+                client: Client | RedirectClient = (
+                    RedirectClient(target.url) if target.follow
+                    else make_client(args.client, target.url, args.connections))
                 try:
                     result = await load(target, client, size, file_size, args)
                 except Exception as exc:
@@ -266,8 +284,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 finally:
                     await client.aclose()
                 results.append(result)
+                asked = f", livetape asked {client.asked} x" if isinstance(
+                    client, RedirectClient) else ""
                 print(f"   {label}: {result.rps:.0f} req/s, {result.mbps:.0f} MB/s, "
-                      f"{result.errors} errors", file=sys.stderr, flush=True)
+                      f"{result.errors} errors{asked}", file=sys.stderr, flush=True)
         report.append(format_table(results, missing))
         if ratios := format_ratios(results):
             report += ["", ratios]
@@ -287,6 +307,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 await client.aclose()
     finally:
         await asyncio.to_thread(nginx.stop)
+        await s3.stop()
+        await linked.stop()
         await asyncio.to_thread(behind.stop)
         await asyncio.to_thread(server.stop)
         if not args.keep:
@@ -298,23 +320,6 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"(written to {OUT_FILE}; work dir {work if args.keep else 'removed'})",
           file=sys.stderr)
     return 1 if failures or any(r.errors for r in results) else 0
-
-
-# ---------------------------------------------------------------- livetape -> S3 redirect
-
-async def s3_redirect_target(work: Path, clip: Path) -> tuple[Target | None, str]:
-    """THE PLACE FOR THE "livetape -> S3 redirect" ROW (S3 storage answering play URLs with
-    a 302 to a presigned URL). Returns the row's :class:`Target` (its ``cpu`` counting
-    livetape's process and the S3 server's) or (None, why it did not run).
-
-    To fill in once livetape.storage.s3 is in this tree: start SeaweedFS
-    (livetape_harness.seaweed.SeaweedS3) under ``work``, a livetape process on it
-    (its ``.env`` and storage URL), put ``clip`` in its library (library_file.serve_clip),
-    and give the load client a way to follow the 302 (rangeclient answers it as is today)."""
-    del work, clip
-    if importlib.util.find_spec("livetape.storage.s3") is None:
-        return None, "not available (livetape.storage.s3 is not in this tree)"
-    return None, "not available (S3 storage is here: s3_redirect_target is still to be written)"
 
 
 def main() -> int:

@@ -54,17 +54,20 @@ def start(prefix: Path, conf: Path) -> subprocess.Popen[bytes]:
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "nginx-livetape.conf"
 
 
-def start_example(prefix: Path, livetape_port: int, storage: Path,
-                  timeout: float = 15.0) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_example(prefix: Path, livetape_port: int, storage: Path, timeout: float = 15.0,
+                  secure_link_secret: str = "secure-link-secret-unused"
+                  ) -> tuple[subprocess.Popen[bytes], str, str]:
     """The README's example (deploy/nginx-livetape.conf) in front of a livetape server on
     ``livetape_port`` whose storage folder is ``storage``: TLS on a free loopback port with a
-    self-signed certificate, access log off. Waits for ``/healthz`` through it; returns (the
-    nginx process, its https URL, the certificate's path to verify against)."""
+    self-signed certificate, access log off, ``secure_link_secret`` in its secure_link
+    location. Waits for ``/healthz`` through it; returns (the nginx process, its https URL,
+    the certificate's path to verify against)."""
     cert, key = self_signed(prefix / "tls")
     port = free_port()
     site = Template(EXAMPLE.read_text()).safe_substitute(
         LISTEN=f"127.0.0.1:{port}", SERVER_NAME="localhost", TLS_CERT=str(cert),
-        TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{livetape_port}", STORAGE=str(storage))
+        TLS_KEY=str(key), LIVETAPE=f"127.0.0.1:{livetape_port}", STORAGE=str(storage),
+        SECURE_LINK_SECRET=secure_link_secret)
     process = start(prefix, write_config(prefix, f"    access_log off;\n{site}"))
     url = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

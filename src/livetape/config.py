@@ -179,6 +179,23 @@ class Settings(NetworkSettings):
         "(e.g. /internal/; README, Deploying). Trial cuts and signed playlists are still served "
         "by livetape. Unset: livetape sends every byte itself.",
     )
+    nginx_secure_link_secret: str | None = Field(
+        None, description="Serve local media files through nginx's secure_link "
+        "module: after its checks, livetape answers a media request with a 302 to "
+        "<LIVETAPE_NGINX_SECURE_LINK_PREFIX><storage key>?md5=..&expires=.., a link nginx "
+        "checks with this secret (secure_link_md5 \"$secure_link_expires$uri SECRET\") and "
+        "serves from the storage folder; the player sends its later ranges there, never to "
+        "livetape (README, Deploying). Trial cuts, signed playlists and HEAD stay livetape's. "
+        "At least 16 characters; unset: off.",
+    )
+    nginx_secure_link_prefix: str = Field(
+        "/signed/", description="The nginx location (a URI path starting and ending with "
+        "'/') that LIVETAPE_NGINX_SECURE_LINK_SECRET's links point to.",
+    )
+    nginx_secure_link_seconds: int = Field(
+        300, gt=0, le=604800, description="Lifetime of the nginx secure_link URLs media "
+        "requests are redirected to (a player asks livetape again when one expires).",
+    )
     media_lookup_seconds: float = Field(
         2.0, ge=0, description="How long the file server remembers a file's status and its "
         "app's signing key (changes made on other servers show after this).",
@@ -270,16 +287,27 @@ class Settings(NetworkSettings):
             parse_storage_url(value)  # ValueError: one line saying what is wrong
         return value or None
 
-    @field_validator("accel_redirect")
+    @field_validator("accel_redirect", "nginx_secure_link_prefix")
     @classmethod
-    def _accel_prefix(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not value.startswith("/") or not value.endswith("/") or any(
+    def _nginx_prefix(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and info.field_name == "accel_redirect":
+            return None  # off
+        if not value or not value.startswith("/") or not value.endswith("/") or any(
                 c in value for c in "?#%") or any(ord(c) <= 32 for c in value):
-            raise ValueError("LIVETAPE_ACCEL_REDIRECT must be a URI path that starts and ends "
+            name = f"LIVETAPE_{(info.field_name or '').upper()}"
+            raise ValueError(f"{name} must be a URI path that starts and ends "
                              "with '/' (e.g. /internal/), without spaces, '?', '#' or '%'")
         return value
+
+    @field_validator("nginx_secure_link_secret")
+    @classmethod
+    def _secret_set(cls, value: str | None) -> str | None:
+        if value and len(value) < 16:
+            raise ValueError("LIVETAPE_NGINX_SECURE_LINK_SECRET must have 16 characters or more")
+        if value and any(ord(c) <= 32 or c in '"\\;{}$' for c in value):
+            raise ValueError("LIVETAPE_NGINX_SECURE_LINK_SECRET goes into nginx's config: "
+                             "no spaces, quotes, '\\', ';', '{', '}' or '$'")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,9 @@ how much of it (signed URLs, trials, suspension), is the playback service's deci
 (:mod:`livetape.playback.playback_service`); this router turns its answer into HTTP: a
 playlist signed for the grant, or the file through Starlette's ``FileResponse`` with the
 ranges :mod:`livetape.api.ranges` accepted, cut at a trial's last byte, or, behind nginx
-with ``LIVETAPE_ACCEL_REDIRECT``, an ``X-Accel-Redirect`` to it (:mod:`livetape.api.accel`).
+with ``LIVETAPE_ACCEL_REDIRECT``, an ``X-Accel-Redirect`` to it (:mod:`livetape.api.accel`),
+or with ``LIVETAPE_NGINX_SECURE_LINK_SECRET`` a 302 to an nginx secure link
+(:mod:`livetape.api.secure_links`).
 On S3 the answer is a 302 to a presigned URL, or the object streamed from the store where
 livetape must cut it (:mod:`livetape.api.object_responses`).
 """
@@ -22,6 +24,7 @@ from livetape.api.deps import services
 from livetape.api.object_responses import redirect_response, streamed_response
 from livetape.api.openapi import raises, served
 from livetape.api.ranges import RangedFileResponse, requested_ranges
+from livetape.api.secure_links import secure_link_response
 from livetape.api.static_files import conditional
 from livetape.errors import Catalogue
 from livetape.library.files import object_key
@@ -54,9 +57,12 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
     if playable.path is None or playable.stat is None:  # S3: through livetape (trials, HEAD)
         return streamed_response(request, playable, CACHE)
     key = object_key(app_id, file_id, path)  # open() refused the paths it is None for
-    if key is not None and not svc.library.storage.pending(key) and (accel := accel_response(
-            request, playable, svc.settings.accel_redirect, key, CACHE)) is not None:
-        return accel  # nginx sends the bytes (LIVETAPE_ACCEL_REDIRECT; not the spool's)
+    if key is not None and not svc.library.storage.pending(key):  # nginx sends the bytes:
+        if (link := secure_link_response(request, playable, svc.settings, key)) is not None:
+            return link  # a 302 to its secure link (LIVETAPE_NGINX_SECURE_LINK_SECRET)
+        if (accel := accel_response(request, playable, svc.settings.accel_redirect, key,
+                                    CACHE)) is not None:
+            return accel  # X-Accel-Redirect (LIVETAPE_ACCEL_REDIRECT; not the spool's)
     response = RangedFileResponse(playable.path, None, media_type=playable.media_type,
                                   stat_result=playable.stat, headers=CACHE)
     response.chunk_size = CHUNK
