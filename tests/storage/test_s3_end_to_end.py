@@ -29,7 +29,10 @@ def objects(seaweed: SeaweedS3, prefix: str) -> dict[str, bytes]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=seaweed.bucket,
                                                                   Prefix=prefix):
         for item in page.get("Contents", []):
-            body = client.get_object(Bucket=seaweed.bucket, Key=item["Key"])["Body"]
+            try:
+                body = client.get_object(Bucket=seaweed.bucket, Key=item["Key"])["Body"]
+            except client.exceptions.NoSuchKey:
+                continue  # deleted between the listing and the read (an expiry sweep runs)
             found[item["Key"]] = body.read()
     return found
 
