@@ -34,12 +34,12 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+from aioice.candidate import Candidate, candidate_priority
 from aioice.ice import Connection, StunProtocol, get_host_addresses
 
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.public_address import discover_public_ip
-from livetape.live.udp_mux import BindError, SharedUdpPort, bind_udp
+from livetape.live.udp_mux import BindError, SharedUdpPort, bind_udp, host_candidate
 from livetape.network_settings import NetworkSettings
 
 log = logging.getLogger(__name__)
@@ -180,11 +180,7 @@ class IceNetwork:
             loop = asyncio.get_running_loop()
             _, protocol = await loop.create_datagram_endpoint(
                 lambda: StunProtocol(connection), sock=sock)
-            protocol.local_candidate = Candidate(
-                foundation=candidate_foundation("host", "udp", address), component=component,
-                transport="udp", priority=candidate_priority(component, "host"),
-                host=address, port=port, type="host",
-            )
+            protocol.local_candidate = host_candidate(address, port, component)
             return protocol
         raise LivetapeError(
             Catalogue.SERVER_FULL, f"no free UDP port in {low}-{high} on {address}",
@@ -199,10 +195,7 @@ class IceNetwork:
             version = ipaddress.ip_address(ip).version
             for port in dict.fromkeys(c.port for c in hosts
                                       if ipaddress.ip_address(c.host).version == version):
-                offered.setdefault((ip, port), Candidate(
-                    foundation=candidate_foundation("host", "udp", ip), component=component,
-                    transport="udp", priority=candidate_priority(component, "host"),
-                    host=ip, port=port, type="host"))
+                offered.setdefault((ip, port), host_candidate(ip, port, component))
         if self.plan.keep_host_addresses:
             for rank, candidate in enumerate(hosts, start=1):
                 candidate.priority = candidate_priority(component, "host", 65535 - rank)

@@ -41,6 +41,15 @@ class BindError(OSError):
     """A UDP port cannot be bound on one of the host's addresses (in use, or no such address)."""
 
 
+def host_candidate(address: str, port: int, component: int) -> Candidate:
+    """A UDP host candidate as aioice makes them (its foundation and priority)."""
+    return Candidate(
+        foundation=candidate_foundation("host", "udp", address), component=component,
+        transport="udp", priority=candidate_priority(component, "host"),
+        host=address, port=port, type="host",
+    )
+
+
 class SharedPortProtocol(StunProtocol):
     """aioice's per-candidate protocol for one session on one shared socket."""
 
@@ -49,12 +58,7 @@ class SharedPortProtocol(StunProtocol):
         self.shared = socket_
         self.transport = socket_.transport  # sends skip every layer in between
         self.peers: set[Address] = set()
-        host, port = socket_.address, socket_.port
-        self.local_candidate = Candidate(
-            foundation=candidate_foundation("host", "udp", host), component=component,
-            transport="udp", priority=candidate_priority(component, "host"),
-            host=host, port=port, type="host",
-        )
+        self.local_candidate = host_candidate(socket_.address, socket_.port, component)
 
     async def close(self) -> None:
         """Leave the shared socket (which stays open for the other sessions)."""
