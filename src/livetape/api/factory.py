@@ -32,6 +32,7 @@ from livetape.api.routes import (
     record,
     rooms,
     serving,
+    tencent_cloud,
     vod,
     web,
     whip,
@@ -70,6 +71,9 @@ from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.storage import StorageError, create_storage
 from livetape.storage.spool import through_spool
+from livetape.tencent.context import Backends
+from livetape.tencent.dialect import TencentDialect
+from livetape.tencent.legacy import LegacyDialect
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +172,9 @@ def create_app(config: Settings) -> FastAPI:
             processing, ice_credentials, lookup, playback, balances, plans,
             biller, scraper, readiness, cluster,
         )
+        dialects = Backends(apps, library, classes, processing, playback)
+        app.state.services.tencent = TencentDialect(dialects)
+        app.state.services.tencent_v2 = LegacyDialect(dialects)
         if cluster is not None:
             _on_notices(cluster, lookup, node)
             await cluster.start()
@@ -266,6 +273,6 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, monitoring, web, console):
+                   billing, nodes, monitoring, web, console, tencent_cloud):
         app.include_router(module.router)
     return app
