@@ -7,7 +7,7 @@ deleted exactly as there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -37,7 +37,11 @@ def _time(value: str | None, name: str) -> datetime | None:
     if when.tzinfo is None:
         raise DialectError(f"{INVALID_PARAMETER_VALUE}.{name}",
                            f"{name}: {value!r} has no time zone (write ...Z)")
-    return when
+    try:
+        return when.astimezone(UTC)
+    except OverflowError as exc:  # before year 1 or after 9999 once in UTC
+        raise DialectError(f"{INVALID_PARAMETER_VALUE}.{name}",
+                           f"{name}: {value!r} is out of range in UTC") from exc
 
 
 async def _infos(backends: Backends, call: Call, rows: list[VodFile],
