@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -435,3 +438,27 @@ def test_v2_describe_vod_play_info(recorded: Recorded, tmp_path: Path) -> None:
     bad = httpx.get(f"http://{host}/v2/index.php", params={
         **params, "Signature": _v2_signature(recorded.server.secret_key, "GET", host, params)})
     assert bad.json()["code"] == 4000
+
+
+def test_the_readme_script_runs_unmodified(recorded: Recorded, tmp_path: Path) -> None:
+    """The README's SDK script (Coming from the hosted original) lists, renames, processes,
+    describes and deletes a recording, run as it is printed there."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Coming from the hosted original", 1)[1]
+    script = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "script.py").write_text(script)
+    file_id = recorded.file_ids[0]
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True,
+        timeout=300, env={**os.environ, "NO_PROXY": "127.0.0.1",
+                          "VOD_ENDPOINT": f"127.0.0.1:{recorded.server.port}",
+                          "VOD_SECRET_ID": recorded.server.app_id,
+                          "VOD_SECRET_KEY": recorded.server.secret_key})
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed, described = done.stdout.splitlines()
+    assert listed.startswith(f"{file_id} lesson-a ")
+    assert described.startswith("lesson-renamed ['week-1'] [(0, 360, ")
+    assert "(10, 360, " in described  # the rendition ProcessMedia made
+    gone = recorded.client().DescribeMediaInfos(request(models.DescribeMediaInfosRequest,
+                                                        FileIds=[file_id]))
+    assert gone.NotExistFileIdSet == [file_id]
