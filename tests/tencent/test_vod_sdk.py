@@ -30,7 +30,7 @@ from tencentcloud.vod.v20180717 import models, vod_client
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape_harness.flow import record_all_of
-from livetape_harness.server import LiveServer
+from livetape_harness.server import LiveServer, ServerFactory
 from tests.jobs.test_processing_jobs import make_png
 
 pytestmark = pytest.mark.filterwarnings("error::UserWarning")
@@ -462,3 +462,35 @@ def test_the_readme_script_runs_unmodified(recorded: Recorded, tmp_path: Path) -
     gone = recorded.client().DescribeMediaInfos(request(models.DescribeMediaInfosRequest,
                                                         FileIds=[file_id]))
     assert gone.NotExistFileIdSet == [file_id]
+
+
+def test_search_filters_on_both_engines(start_server: ServerFactory, backend: str) -> None:
+    """SearchMedia's any-of lists (names, prefixes, tags, classes, rooms) and its offset
+    paging are SQL each engine runs its own way."""
+    server = start_server(backend)
+
+    async def record() -> list[str]:
+        async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+            ids = []
+            for name, tags in (("north-1", ["x", "y%"]), ("south-1", ["y"])):
+                (file_id,), _ = await record_all_of(server, api, EncodedMedia.synthetic(2.5),
+                                                    name, tags=tags)
+                ids.append(file_id)
+        return ids
+
+    north, south = asyncio.run(record())
+    client = Recorded(server, [north, south]).client()
+
+    def names(**fields: Any) -> list[str]:
+        found = client.SearchMedia(request(models.SearchMediaRequest, Filters=["basicInfo"],
+                                           **fields))
+        return [i.BasicInfo.Name for i in found.MediaInfoSet]
+
+    assert names(Tags=["y%", "nope"]) == ["north-1"]  # no wildcard in a tag
+    assert names(Tags=["x", "y"], Sort={"Field": "CreateTime", "Order": "Asc"}) == [
+        "north-1", "south-1"]
+    assert names(NamePrefixes=["sou", "nor"], Offset=1, Limit=5) == ["north-1"]
+    assert names(NamePrefixes=["n_rth"]) == []  # no wildcard in a prefix
+    assert names(Names=["south-1", "north"], TrtcRoomIds=["room-1"], ClassIds=[0]) == [
+        "south-1"]
+    assert names(TrtcRoomIds=["room-2"]) == []
