@@ -45,7 +45,8 @@ class Call:
     def check_sub_app(self, sub_app_id: int | None) -> None:
         """``SubAppId``, when given, must be the app's own id (livetape has no sub-apps: each
         app has its own keys)."""
-        if sub_app_id is not None and str(sub_app_id) != self.app_id:
+        own = int(self.app_id) if self.app_id.isdigit() else None  # leading zeros: a number
+        if sub_app_id is not None and sub_app_id != own:
             raise DialectError(f"{INVALID_PARAMETER_VALUE}.SubAppId",
                                f"SubAppId {sub_app_id} is not this app ({self.app_id}): leave "
                                "it out, or sign with the other app's app_id and secret key")

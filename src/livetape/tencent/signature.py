@@ -34,7 +34,8 @@ ALGORITHM = "TC3-HMAC-SHA256"
 SERVICE = "vod"
 WINDOW_SECONDS = 300
 _AUTHORIZATION = re.compile(
-    r"TC3-HMAC-SHA256 Credential=([^/\s,]+)/(\d{4}-\d{2}-\d{2})/([^/\s,]+)/tc3_request, ?"
+    r"TC3-HMAC-SHA256 Credential=([A-Za-z0-9_-]{1,64})/(\d{4}-\d{2}-\d{2})/([a-z0-9]+)"
+    r"/tc3_request, ?"
     r"SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})")
 
 # an app's valid secret keys by its id (SecretId); empty: no such app
