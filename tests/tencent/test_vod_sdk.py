@@ -494,3 +494,9 @@ def test_search_filters_on_both_engines(start_server: ServerFactory, backend: st
     assert names(Names=["south-1", "north"], TrtcRoomIds=["room-1"], ClassIds=[0]) == [
         "south-1"]
     assert names(TrtcRoomIds=["room-2"]) == []
+
+
+def test_a_browser_at_the_root_finds_nothing(recorded: Recorded) -> None:
+    """GET / without X-TC-Action is livetape's 404, as before the dialect was there."""
+    answer = httpx.get(f"{recorded.server.url}/", timeout=30)
+    assert (answer.status_code, answer.json()["code"]) == (404, 10008)

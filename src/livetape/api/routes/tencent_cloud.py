@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from livetape import log_context
 from livetape.api.deps import services
+from livetape.errors import Catalogue, LivetapeError
 from livetape.tencent.dialect import Received
 
 router = APIRouter(tags=["tencent"])
@@ -32,8 +33,17 @@ async def _received(request: Request) -> Received:
         body=await request.body(), request_base=str(request.base_url))
 
 
-@router.post("/", include_in_schema=False)
 @router.get("/", include_in_schema=False)
+async def api3_get(request: Request) -> JSONResponse:
+    """The SDK's ``reqMethod="GET"``; anything else at ``GET /`` (a browser) is not found,
+    as before the dialect."""
+    if "x-tc-action" not in request.headers:
+        raise LivetapeError(Catalogue.NOT_FOUND, "nothing at /",
+                            hint="the web console is at /console, the API at /docs")
+    return await api3(request)
+
+
+@router.post("/", include_in_schema=False)
 async def api3(request: Request) -> JSONResponse:
     dialect = services(request).tencent
     assert dialect is not None  # built in the lifespan
