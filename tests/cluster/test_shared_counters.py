@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from livetape.cluster.connection import ClusterConnection
-from livetape.cluster.slots import PublicationSlots, SlotClaim
+from livetape.cluster.shared_kv import SharedBucket
+from livetape.cluster.slots import BUCKET, PublicationSlots, SlotClaim, decode
 from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
@@ -26,9 +27,6 @@ def claim(user: str, room: str = "r", src: str = "camera", *, per_app: int | Non
           per_user: int = 2, members: int = 50) -> SlotClaim:
     return SlotClaim(app_id="app1", room_id=room, user_id=user, src_type=src,
                      member_limit=members, per_app=per_app, per_user=per_user)
-
-
-Connect = Callable[[], "asyncio.Future[ClusterConnection]"]
 
 
 @pytest.fixture
@@ -146,3 +144,31 @@ async def test_rlimit_counts_each_ip_once_over_every_node(
         assert await node.admit("ab" * 16, expires, "10.0.0.9", 2) is None
     # another URL counts afresh
     assert await nodes[0].admit("cd" * 16, expires, "10.0.0.9", 2) == ["10.0.0.9"]
+
+
+async def test_slots_are_written_again_after_nats_restarts(
+        connections: tuple[NatsServer, list[ClusterConnection]], tmp_path: Path) -> None:
+    server, conns = connections
+    holder = PublicationSlots(conns[0], settings(tmp_path), "holder")
+    other = PublicationSlots(conns[1], settings(tmp_path), "other")
+    await holder.start()
+    await holder.claim("h1", claim("hana", per_app=1))
+    server.kill()
+    server.start()  # same port, empty memory buckets
+    bucket = SharedBucket(conns[2], BUCKET, timeout=2)
+
+    async def written_again() -> bool:
+        try:
+            _, raw = await bucket.read("app1")
+        except LivetapeError:
+            return False  # not reconnected yet
+        return [s.id for s in decode("app1", raw).slots] == ["h1"]
+
+    started = time.monotonic()
+    while not await written_again():
+        assert time.monotonic() - started < 20, "the slot was not written again"
+        await asyncio.sleep(0.1)
+    with pytest.raises(LivetapeError) as refused:
+        await other.claim("o1", claim("otto", per_app=1))
+    assert refused.value.extra == {"limit": "LIVETAPE_MAX_PUBLICATIONS_PER_APP"}
+    await holder.stop()
