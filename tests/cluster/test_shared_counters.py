@@ -108,7 +108,7 @@ async def wait_for_claim(node: PublicationSlots, slot: str, wanted: SlotClaim,
 
 async def test_a_dead_nodes_slots_free_after_the_lease_and_renewed_slots_stay(
         connections: tuple[NatsServer, list[ClusterConnection]], tmp_path: Path) -> None:
-    server, conns = connections
+    _, conns = connections
     alive = PublicationSlots(conns[0], settings(tmp_path), "alive")
     dead = PublicationSlots(conns[1], settings(tmp_path), "dead")
     other = PublicationSlots(conns[2], settings(tmp_path), "other")
