@@ -118,6 +118,7 @@ class PublicationSlots:
         self._bucket = SharedBucket(connection, BUCKET, timeout=settings.node_timeout_seconds)
         self._node = node_id
         self._lease = settings.node_dead_seconds
+        self._timeout = settings.node_timeout_seconds
         self._every = settings.node_heartbeat_seconds
         self._held: dict[str, _Held] = {}
         self._dirty: set[str] = set()  # apps with a slot removed here and not yet in NATS
@@ -133,6 +134,7 @@ class PublicationSlots:
         held = _Held(claim.app_id, Slot(id=slot_id, node=self._node, room=claim.room_id,
                                         user=claim.user_id, src=claim.src_type, until=0))
         self._held[slot_id] = held  # the writer below keeps it while the claim runs
+        sent = False
         try:
             for attempt in range(ATTEMPTS):
                 revision, raw = await self._bucket.read(key)
@@ -142,12 +144,17 @@ class PublicationSlots:
                 refuse(live, claim)
                 slot = held.slot.model_copy(update={"until": now + self._lease})
                 body = Ledger(slots=[*live, slot]).model_dump_json().encode()
+                sent = True
                 if await self._bucket.swap(key, body, revision, self._lease):
                     held.slot, held.confirmed = slot, True
+                    if self._held.get(slot_id) is not held:  # given back meanwhile
+                        self._dirty.add(claim.app_id)
+                        self._wake.set()
                     return
                 await asyncio.sleep(random.uniform(0, 0.004 * (attempt + 1)))
         except BaseException:
-            self._held.pop(slot_id, None)
+            if self._held.pop(slot_id, None) is not None and sent:
+                self._dirty.add(claim.app_id)  # a write may have landed: remove it
             raise
         self._held.pop(slot_id, None)
         raise LivetapeError(Catalogue.REGISTRY_FAILED,
@@ -179,8 +186,8 @@ class PublicationSlots:
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-            with suppress(LivetapeError):
-                await self.write_all()
+            with suppress(LivetapeError, TimeoutError):
+                await asyncio.wait_for(self.write_all(), 2 * self._timeout)
 
     async def _reconnected(self) -> None:
         self._bucket.forget_bucket()  # a new server may have none: made again
