@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -18,6 +19,7 @@ from livetape.cluster.slots import BUCKET, PublicationSlots, SlotClaim, decode
 from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
+from livetape.playback.signing import PlayGuard, new_grant
 from livetape_harness.nats import NatsServer
 
 FAST = {"node_heartbeat_seconds": 0.3, "node_dead_seconds": 1.5, "node_timeout_seconds": 2}
@@ -172,3 +174,23 @@ async def test_slots_are_written_again_after_nats_restarts(
         await other.claim("o1", claim("otto", per_app=1))
     assert refused.value.extra == {"limit": "LIVETAPE_MAX_PUBLICATIONS_PER_APP"}
     await holder.stop()
+
+
+async def test_play_guards_share_rlimit_and_fall_back_to_their_own_count_without_nats(
+        connections: tuple[NatsServer, list[ClusterConnection]], tmp_path: Path) -> None:
+    server, conns = connections
+    guards = [PlayGuard(100, SharedViewers(c, settings(tmp_path))) for c in conns[:2]]
+    path, key = "/media/app1/f1/f0.mp4", "play-key"
+    params = dict(parse_qsl(new_grant(60, rlimit=1).query(key, path)))
+    await guards[0].admit(key, path, params, "10.0.0.1")
+    with pytest.raises(LivetapeError) as refused:  # the other node knows the URL's viewer
+        await guards[1].admit(key, path, params, "10.0.0.2")
+    assert refused.value.kind is Catalogue.PLAY_FORBIDDEN
+    await guards[1].admit(key, path, params, "10.0.0.1")  # the admitted viewer, anywhere
+    server.kill()  # NATS away: each node counts on its own, no 500, no refusal of everyone
+    fresh = dict(parse_qsl(new_grant(60, rlimit=1).query(key, path)))
+    await guards[0].admit(key, path, fresh, "10.0.0.3")
+    await guards[1].admit(key, path, fresh, "10.0.0.4")
+    with pytest.raises(LivetapeError):
+        await guards[1].admit(key, path, fresh, "10.0.0.5")
+    await guards[0].admit(key, path, params, "10.0.0.1")  # still known here
