@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import re
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -33,6 +34,12 @@ T = TypeVar("T")
 MARKER_SECONDS = 60.0  # how long an expired key's marker stays (its revision keeps CAS exact)
 _WRONG_LAST = (10071, 10164)  # JetStream: the subject's last sequence is not the expected one
 _KEY = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
+
+
+async def backoff(attempt: int) -> None:
+    """After losing a compare-and-set round: a random wait, doubling up to a quarter second,
+    so that many nodes writing one key spread out instead of colliding again."""
+    await asyncio.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
 
 
 def safe_key(name: str) -> str:

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from livetape.cluster.connection import ClusterConnection
-from livetape.cluster.shared_kv import SharedBucket, safe_key
+from livetape.cluster.shared_kv import SharedBucket, backoff, safe_key
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 
@@ -121,6 +121,8 @@ class PublicationSlots:
         self._timeout = settings.node_timeout_seconds
         self._every = settings.node_heartbeat_seconds
         self._held: dict[str, _Held] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self._dirty: set[str] = set()  # apps with a slot removed here and not yet in NATS
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -136,22 +138,23 @@ class PublicationSlots:
         self._held[slot_id] = held  # the writer below keeps it while the claim runs
         sent = False
         try:
-            for attempt in range(ATTEMPTS):
-                revision, raw = await self._bucket.read(key)
-                now = time.time()
-                live = [s for s in decode(key, raw).slots if s.until > now
-                        and (s.node, s.id) != (self._node, slot_id)]
-                refuse(live, claim)
-                slot = held.slot.model_copy(update={"until": now + self._lease})
-                body = Ledger(slots=[*live, slot]).model_dump_json().encode()
-                sent = True
-                if await self._bucket.swap(key, body, revision, self._lease):
-                    held.slot, held.confirmed = slot, True
-                    if self._held.get(slot_id) is not held:  # given back meanwhile
-                        self._dirty.add(claim.app_id)
-                        self._wake.set()
-                    return
-                await asyncio.sleep(random.uniform(0, 0.004 * (attempt + 1)))
+            async with self._turn(key):  # this node's claims take turns: fewer collisions
+                for attempt in range(ATTEMPTS):
+                    revision, raw = await self._bucket.read(key)
+                    now = time.time()
+                    live = [s for s in decode(key, raw).slots if s.until > now
+                            and (s.node, s.id) != (self._node, slot_id)]
+                    refuse(live, claim)
+                    slot = held.slot.model_copy(update={"until": now + self._lease})
+                    body = Ledger(slots=[*live, slot]).model_dump_json().encode()
+                    sent = True
+                    if await self._bucket.swap(key, body, revision, self._lease):
+                        held.slot, held.confirmed = slot, True
+                        if self._held.get(slot_id) is not held:  # given back meanwhile
+                            self._dirty.add(claim.app_id)
+                            self._wake.set()
+                        return
+                    await backoff(attempt)
         except BaseException:
             if self._held.pop(slot_id, None) is not None and sent:
                 self._dirty.add(claim.app_id)  # a write may have landed: remove it
@@ -223,6 +226,17 @@ class PublicationSlots:
 
     async def _write(self, app_id: str) -> None:
         key = safe_key(app_id)
+        async with self._turn(key):
+            await self._write_now(app_id, key)
+
+    def _turn(self, key: str) -> asyncio.Lock:
+        """The lock of an app's key in this process (kept while someone holds or waits)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _write_now(self, app_id: str, key: str) -> None:
         for attempt in range(ATTEMPTS):
             revision, raw = await self._bucket.read(key)
             now = time.time()
@@ -248,6 +262,6 @@ class PublicationSlots:
             body = Ledger(slots=kept).model_dump_json().encode()
             if await self._bucket.swap(key, body, revision, self._lease):
                 return
-            await asyncio.sleep(random.uniform(0, 0.004 * (attempt + 1)))
+            await backoff(attempt)
         raise LivetapeError(Catalogue.REGISTRY_FAILED,
                             f"the publication slots of app {app_id!r} kept changing")

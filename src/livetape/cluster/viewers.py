@@ -14,13 +14,13 @@ admitted and asks NATS only for an IP it has not seen on that URL.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
+import weakref
 
 from pydantic import BaseModel, ValidationError
 
 from livetape.cluster.connection import ClusterConnection
-from livetape.cluster.shared_kv import SharedBucket, safe_key
+from livetape.cluster.shared_kv import SharedBucket, backoff, safe_key
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 
@@ -35,6 +35,8 @@ class Viewers(BaseModel):
 class SharedViewers:
     def __init__(self, connection: ClusterConnection, settings: Settings) -> None:
         self._bucket = SharedBucket(connection, BUCKET, timeout=settings.node_timeout_seconds)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         connection.on_connect(self._reconnected)
 
     async def _reconnected(self) -> None:
@@ -45,6 +47,13 @@ class SharedViewers:
         the URL's viewer IPs with it, or None when ``rlimit`` others came first. NATS's
         failures raise 30000401/2/4."""
         key = safe_key(sign.lower())
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:  # this node's requests of one URL take turns (a player's burst)
+            return await self._admit(key, expires, ip, rlimit)
+
+    async def _admit(self, key: str, expires: int, ip: str, rlimit: int) -> list[str] | None:
         for attempt in range(ATTEMPTS):
             revision, raw = await self._bucket.read(key)
             try:
@@ -62,7 +71,7 @@ class SharedViewers:
             body = Viewers(ips=ips).model_dump_json().encode()
             if await self._bucket.swap(key, body, revision, ttl):
                 return ips
-            await asyncio.sleep(random.uniform(0, 0.004 * (attempt + 1)))
+            await backoff(attempt)
         raise LivetapeError(Catalogue.REGISTRY_FAILED,
                             f"the viewers of a play URL changed {ATTEMPTS} times while this "
                             "node tried to add one")
