@@ -20,7 +20,7 @@ import math
 import random
 import re
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -101,8 +101,17 @@ class SharedBucket:
     async def call(self, work: Awaitable[T], what: str) -> T:
         """``work`` within the timeout, NATS's failures as the catalogue's."""
         url = self._connection.url
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(_retrieved)
+        try:  # not wait_for: a NATS call that outlives its cancellation cannot hold us
+            await asyncio.wait({task}, timeout=self._timeout)
+        finally:
+            if not task.done():
+                task.cancel()
         try:
-            return await asyncio.wait_for(work, self._timeout)
+            if not task.done():
+                raise TimeoutError
+            return task.result()
         except LivetapeError:
             raise
         except (TimeoutError, nats.errors.TimeoutError) as exc:
@@ -118,3 +127,9 @@ class SharedBucket:
             raise LivetapeError(Catalogue.REGISTRY_FAILED,
                                 f"{what}: NATS at {url} answered: "
                                 f"{exc or type(exc).__name__}") from exc
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A task given up on still ends: its exception is read (no "never retrieved")."""
+    if not task.cancelled():
+        task.exception()
