@@ -131,5 +131,7 @@ async def test_limits_hold_across_nodes(start_node: NodeFactory, tmp_path: Path)
         victim.kill()
         killed = time.monotonic()
         hal = await api.mint_token("hal")
-        _, waited = await admitted_within(a, "room-2", hal, timeout=30)
-        assert time.monotonic() - killed >= 1  # not before its slot's lease could end
+        await admitted_within(a, "room-2", hal, timeout=30)
+        freed = time.monotonic() - killed
+        assert freed >= 1  # not before its slot's lease (3 s, renewed every 0.5 s) could end
+        print(f"place freed: {waited:.2f} s after a DELETE, {freed:.2f} s after a kill -9")
