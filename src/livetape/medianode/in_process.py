@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 # a publication's end reason that a recorder on it ends with too (else: publisher_left)
 _PASSED_ON = ("room_closed", "shutdown")
+_LEFT = "publisher_left"
 
 
 @dataclass(eq=False)
@@ -220,7 +221,8 @@ class InProcessMediaNode:
     async def _on_publication_end(self, publication: Publication) -> None:
         self._registry.remove(publication)
         end = publication.end_reason or ""
-        reason = end if end in _PASSED_ON else "publisher_left"
+        # a deleted WHIP session left on purpose; any other end is a connection that dropped
+        reason = end if end in _PASSED_ON else _LEFT if end == "left" else "connection_lost"
         for recorder in list(self._recorders.values()):
             if recorder.publication is publication:
                 await self._ended_by_itself(recorder, reason)
@@ -243,7 +245,7 @@ class InProcessMediaNode:
         recorder.controller = RecordingController(
             start.recording_id, publication, audio_only=start.record_type == "audio",
             work_dir=Path(start.work_dir), limits=self._limits,
-            events=_RecorderEvents(self, recorder),
+            events=_RecorderEvents(self, recorder), first_seq=start.first_seq,
         )
         self._recorders[start.recording_id] = recorder
         await recorder.controller.start()
