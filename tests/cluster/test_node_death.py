@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,49 @@ async def test_node_death_loses_two_seconds_at_most_and_the_publisher_resumes(
         got = await download(await _url(api, file_ids[1]), tmp_path / "resumed.mp4")
         duration, frames = _decoded(got)
         assert duration > 1.5 and frames > 45
+
+
+@pytest.mark.timeout(400)
+async def test_a_node_cut_off_and_back_still_lands_its_files(
+    start_node: NodeFactory, seaweed: SeaweedS3, s3_prefix: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Node b frozen (SIGSTOP) past the dead-node time: a survivor finalizes what reached the
+    store; b thawed (SIGCONT) finds its publisher silent, closes its file, and that file lands
+    too, as a further file of the same recording: nothing b wrote is dropped."""
+    for name, value in seaweed.env.items():
+        monkeypatch.setenv(name, value)
+    shared = {**NODE, "storage_url": seaweed.storage_url(s3_prefix)}
+    b = start_node("b", **shared)
+    media = EncodedMedia.synthetic(4.0)
+    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
+        await via_b.create_room(ROOM)
+        publisher = WhipPublisher(via_b.whip_url(ROOM, "camera"),
+                                  await via_b.mint_token("alice"), media, loop=True)
+        await publisher.start()
+    a = await asyncio.to_thread(start_node, "a", **shared)
+    assert b.process is not None
+    async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
+        recording_id = await api.start_recording(ROOM, "cut", user_id="alice")
+        await asyncio.sleep(5)
+        b.process.send_signal(signal.SIGSTOP)
+        try:
+            async def reaped() -> dict[str, Any] | None:
+                state = await _state(api, recording_id)
+                return state if state["state"] == "ended" else None
+
+            state = await wait_for(reaped, timeout=DEAD_SECONDS + 40)
+            assert (state["end_reason"], len(state["file_ids"])) == ("node_lost", 1), state
+            await publisher.vanish()
+        finally:
+            b.process.send_signal(signal.SIGCONT)
+
+        async def landed_late() -> dict[str, Any] | None:
+            state = await _state(api, recording_id)
+            return state if len(state["file_ids"]) == 2 else None
+
+        state = await wait_for(landed_late, timeout=60)
+        assert (state["state"], state["end_reason"]) == ("ended", "node_lost")
+        files = {f["file_id"]: f for f in await files_of(api, "cut")}
+        reaped_file, late_file = (files[f] for f in state["file_ids"])
+        assert late_file["duration"] >= reaped_file["duration"] > 2, (reaped_file, late_file)
