@@ -22,7 +22,6 @@ from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 from livetape_harness.flow import download, files_of, wait_for
 from livetape_harness.seaweed import SeaweedS3
-from livetape_harness.server import LiveServer
 from tests.cluster.conftest import NodeFactory
 
 ROOM = "room-1"
