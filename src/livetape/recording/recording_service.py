@@ -112,9 +112,10 @@ class RecordingService:
         """The row first (the node reports segments of it), then the node's recorder; a
         refusal by the node (no such stream, no such track) takes the row away again."""
         app_id, room_id, user_id, src_type = key
-        running = self._active[key].recording if key in self._active else None
-        if running is None and (latest := await self._latest(key)) is not None:
-            running = latest if latest.state == "recording" else None  # another node's
+        latest = await self._latest(key)  # (this control plane's or another node's)
+        running = latest if latest is not None and latest.state == "recording" else None
+        if running is None and key in self._active and self._active[key].ending is None:
+            del self._active[key]  # ended elsewhere (its node's control plane, a survivor)
         if running is not None:
             raise LivetapeError(Catalogue.ALREADY_RECORDING, recording_id=running.recording_id)
         recording_id = f"rec_{secrets.token_hex(8)}"
