@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,6 +56,7 @@ class RecordingService:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], node: MediaNode,
         library: Library, admission: RecordingAdmission, *, landed: Landed,
+        on_finalized: Callable[[float], None] | None = None,
         shipper: PartShipper | None = None,
     ) -> None:
         self._settings = settings
@@ -63,7 +64,7 @@ class RecordingService:
         self._sessions = sessions
         self._node = node
         self._admission = admission
-        self.segments = SegmentLedger(sessions, library, landed, shipper)
+        self.segments = SegmentLedger(sessions, library, landed, on_finalized, shipper)
         self.events = NodeEvents(self)  # handed to the media node when it starts
         self._listing = RecordingListing(sessions, node, self.segments)
         self._active: dict[tuple[str, str, str, str], _Active] = {}
