@@ -14,18 +14,18 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.auth.apps import Identity
 from livetape.config import Settings
-from livetape.db.models import Recording, Room, utcnow
+from livetape.db.models import Recording, Room
 from livetape.errors import Catalogue, LivetapeError
 from livetape.library.files import Library
 from livetape.medianode.interface import MediaNode, RecorderStart
 from livetape.recording.admission import RecordingAdmission
+from livetape.recording.ending import RecordingRows
 from livetape.recording.listing import RecordingListing
 from livetape.recording.node_events import NodeEvents
 from livetape.recording.part_shipper import PartShipper
@@ -41,8 +41,6 @@ from livetape.recording.segments import Landed, SegmentLedger
 
 log = logging.getLogger(__name__)
 
-# the ends after which a publisher that publishes the stream again continues the recording
-RESUMABLE = ("connection_lost", "node_lost")
 
 
 @dataclass
@@ -67,6 +65,7 @@ class RecordingService:
         self.segments = SegmentLedger(sessions, library, landed, on_finalized, shipper)
         self.events = NodeEvents(self)  # handed to the media node when it starts
         self._listing = RecordingListing(sessions, node, self.segments)
+        self._rows = RecordingRows(settings, sessions)
         self._active: dict[tuple[str, str, str, str], _Active] = {}
         # one lock per stream while requests for it are in flight (then dropped)
         self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
@@ -247,36 +246,14 @@ class RecordingService:
                 raise
             # its node is gone: a survivor finalizes it once the node's registry entry
             # expires (LIVETAPE_NODE_DEAD_SECONDS); the answer waits for that, bounded
-            ended = await self._ended_elsewhere(recording.recording_id)
+            ended = await self._rows.ended_elsewhere(recording.recording_id)
             if ended is None:
                 raise
             return ended
 
-    async def _ended_elsewhere(self, recording_id: str) -> str | None:
-        settings = self._settings
-        bound = 2 * settings.node_dead_seconds + settings.node_timeout_seconds
-        deadline = asyncio.get_running_loop().time() + bound
-        while asyncio.get_running_loop().time() < deadline:
-            row = await self._row(recording_id)
-            if row is None or (row.state == "ended" and row.end_reason):
-                return row.end_reason if row else None
-            await asyncio.sleep(0.25)
-        return None
-
     async def mark_ended(self, recording_id: str, reason: str) -> str:
-        """End a running recording's row; returns the end reason as stored. A dropped
-        connection is stored as ``publisher_left`` and may resume (LIVETAPE_RESUME_SECONDS)."""
-        stored = "publisher_left" if reason == "connection_lost" else reason
-        now = utcnow()
-        resumable = reason in RESUMABLE and self._settings.resume_seconds > 0
-        until = now + timedelta(seconds=self._settings.resume_seconds) if resumable else None
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Recording).where(Recording.recording_id == recording_id,
-                                        Recording.state == "recording")
-                .values(state="ended", end_reason=stored, ended_at=now, resume_until=until)
-            )
-        return stored
+        """End a running recording's row; returns the end reason as stored."""
+        return await self._rows.mark_ended(recording_id, reason)
 
     async def _row(self, recording_id: str) -> Recording | None:
         async with self._sessions() as session:
