@@ -44,6 +44,8 @@ from livetape.billing.plans import PlanBook
 from livetape.billing.traffic import TrafficMeter, TrafficMiddleware
 from livetape.cluster.membership import ClusterMembership
 from livetape.cluster.registry import NodeLoad
+from livetape.cluster.slots import PublicationSlots
+from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
@@ -140,7 +142,12 @@ def create_app(config: Settings) -> FastAPI:
         media: MediaNode = node
         served: NodeService | None = None
         reaper: NodeReaper | None = None
-        if cluster is not None:
+        slots: PublicationSlots | None = None
+        viewers: SharedViewers | None = None
+        if cluster is not None:  # limits and rlimit counted over every node, in NATS
+            slots = PublicationSlots(cluster.connection, config, cluster.node_id)
+            node.share_limits(slots)
+            viewers = SharedViewers(cluster.connection, config)
             media = NodeDirectory(config, cluster.node_id, cluster.connection.client,
                                   cluster.registry.nodes)
         announce = cluster.notices.announce if cluster is not None else None
@@ -172,7 +179,8 @@ def create_app(config: Settings) -> FastAPI:
             stun_urls=config.stun_urls, turn_urls=config.turn_urls,
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
-                                   PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
+                                   PlayGuard(config.play_rlimit_max_tracked, viewers),
+                                   TrialIndex())
         scraper = Scraper(db.sessions, node.totals,
                           spool_folder=spool.folder if spool is not None else None)
 
@@ -191,6 +199,8 @@ def create_app(config: Settings) -> FastAPI:
         if cluster is not None:
             _on_notices(cluster, lookup, node)
             await cluster.start()
+            assert slots is not None
+            await slots.start()
             served = NodeService(node, config, cluster.connection.client()
                                  if cluster.connection.connected else None)
             await served.start()  # its own connection when NATS was not there yet
@@ -228,6 +238,8 @@ def create_app(config: Settings) -> FastAPI:
             if served is not None:  # ends this node's publications, delivers their events
                 await served.stop()
             await media.stop()  # in a cluster, the directory: stop taking events
+            if slots is not None:
+                await slots.stop()
             if cluster is not None:
                 await cluster.stop()
             if spool is not None:
