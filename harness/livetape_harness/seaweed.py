@@ -97,6 +97,9 @@ class SeaweedS3:
             [_weed(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
              "-s3", f"-s3.port={s3}", f"-s3.config={identities}", "-volume.max=0",
+             # volumes of 1 GB: with its 30 GB default, "-volume.max=0" (as many as the free
+             # disk holds) left no volume at all on a host with 71 GB free and several servers
+             "-master.volumeSizeLimitMB=1024",
              # its Iceberg and Lance listeners take fixed ports (8181, 9101) by default: two
              # servers at once (test processes in parallel, an outage test's own) would clash
              "-s3.port.iceberg=0", "-s3.port.lance=0"],

@@ -43,6 +43,16 @@ class Settings(NetworkSettings):
         15.0, gt=0, description="A node silent this long is dead: a survivor finalizes its "
         "recordings (end_reason node_lost).",
     )
+    part_upload_seconds: float = Field(
+        1.0, ge=0, description="A cluster: how often the new bytes of each recording's open "
+        "file are copied to the shared storage, so a survivor can finalize it if this node "
+        "dies (0: never). Unused on a single node.",
+    )
+    resume_seconds: float = Field(
+        30.0, ge=0, description="A publisher whose connection dropped (or whose node died) "
+        "and that publishes the same stream again within N seconds continues the same "
+        "recording, in a new file (0: never).",
+    )
     node_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a call to another node may take before it answers "
         "30000208.",
