@@ -211,7 +211,13 @@ class RecordingService:
         """Stop the recorder, wait for its files, mark the recording ended. Single-flight."""
         if active.ending is None:
             active.ending = asyncio.ensure_future(self._do_end(active, reason))
-        return await asyncio.shield(active.ending)
+        ending = active.ending
+        try:
+            return await asyncio.shield(ending)
+        except LivetapeError:
+            if active.ending is ending:  # refused (its node or NATS away): a later stop retries
+                active.ending = None
+            raise
 
     async def _do_end(self, active: _Active, reason: str) -> str:
         recording = active.recording
