@@ -142,6 +142,9 @@ class RecordingService:
         """The row first (the node reports segments of it), then the node's recorder; a
         refusal by the node (no such stream, no such track) takes the row away again."""
         app_id, room_id, user_id, src_type = key
+        if key in self._active and await self._running(
+                self._active[key].recording.recording_id) is None:
+            del self._active[key]  # in a cluster, its node's control plane ended it
         if key in self._active:
             raise LivetapeError(
                 Catalogue.ALREADY_RECORDING,
@@ -317,8 +320,12 @@ class RecordingService:
             ))
         return views
 
-    def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
-        return [
-            RecordingView.of(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
-            if (ap, r) == (app_id, room_id)
-        ]
+    async def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
+        """The room's running recordings, from the database: in a cluster, whichever node
+        started them, and none that its node's control plane already ended."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(Recording).where(
+                Recording.app_id == app_id, Recording.room_id == room_id,
+                Recording.state == "recording",
+            ).order_by(Recording.user_id, Recording.src_type))
+            return [RecordingView.of(row) for row in rows]
