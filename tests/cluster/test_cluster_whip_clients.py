@@ -78,6 +78,8 @@ async def left(api: LivetapeClient, user: str) -> bool:
 
 async def test_python_publisher(cluster: LocalCluster, tmp_path: Path) -> None:
     a = cluster["a"]
+    ready = httpx.get(f"{a.url}/readyz", timeout=30)  # API-only: ready for the load balancer
+    assert ready.status_code == 200 and ready.json()["checks"]["publishers"]["ok"], ready.text
     async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
         await api.create_room(ROOM)
         token = await api.mint_token("py-user")
