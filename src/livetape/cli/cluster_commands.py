@@ -203,11 +203,10 @@ def up(nodes: int, port: int, ice_port: int, nats_port: int, s3_port: int, use_s
                     [sys.executable, "-m", "livetape", "serve", "--port", str(http_port)],
                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             names[servers[-1].pid] = name
-            started.append((name, f"http://127.0.0.1:{http_port}", servers[-1], data))
-        for name, url, process, data in started:  # they start together; wait for each
-            _wait_node(url, process, data / "server.log")
-            click.echo(f"{name} {url} (ICE UDP {ice_port + int(name[4:]) - 1}, log "
-                       f"{data / 'server.log'})")
+            started.append((name, f"http://127.0.0.1:{http_port}", ice_port + index, data))
+        for (name, url, ice, data), process in zip(started, servers, strict=True):
+            _wait_node(url, process, data / "server.log")  # they start together; each awaited
+            click.echo(f"{name} {url} (ICE UDP {ice}, log {data / 'server.log'})")
         click.echo(f"demo app: app_id={app.app_id} secret_key={app.secret_key}")
         click.echo("ready (Ctrl-C stops the cluster)")
         while exited is None:
