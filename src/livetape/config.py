@@ -126,9 +126,10 @@ class Settings(NetworkSettings):
         60.0, gt=0, description="How often files past their expire_time are deleted."
     )
     max_publications: int = Field(
-        16, ge=1, description="Published streams this server process accepts at once; past "
+        16, ge=0, description="Published streams this server process accepts at once; past "
         "about one core of media, UDP drops would disconnect every publisher, not just the new "
-        "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
+        "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core). 0: none "
+        "(in a cluster, a node that only serves the API and places publishers on the others).",
     )
     max_publications_per_app: int | None = Field(
         None, ge=1, description="Published streams one app may have at once on this server, "

@@ -211,7 +211,13 @@ class RecordingService:
         (a failed attempt lets the next call try again)."""
         if active.ending is None:
             active.ending = asyncio.ensure_future(self._do_end(active, reason))
-        return await asyncio.shield(active.ending)
+        ending = active.ending
+        try:
+            return await asyncio.shield(ending)
+        except LivetapeError:
+            if active.ending is ending:  # refused (its node or NATS away): a later stop retries
+                active.ending = None
+            raise
 
     async def _do_end(self, active: _Active, reason: str) -> str:
         recording = active.recording
@@ -304,8 +310,12 @@ class RecordingService:
     async def in_progress(self, app_id: str) -> list[RecordingProgress]:
         return await self._listing.in_progress(app_id)
 
-    def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
-        return [
-            RecordingView.of(a.recording) for (ap, r, _, _), a in sorted(self._active.items())
-            if (ap, r) == (app_id, room_id)
-        ]
+    async def active_in_room(self, app_id: str, room_id: str) -> list[RecordingView]:
+        """The room's running recordings, from the database: in a cluster, whichever node
+        started them, and none that its node's control plane already ended."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(Recording).where(
+                Recording.app_id == app_id, Recording.room_id == room_id,
+                Recording.state == "recording",
+            ).order_by(Recording.user_id, Recording.src_type))
+            return [RecordingView.of(row) for row in rows]
