@@ -26,6 +26,7 @@ from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
+from livetape.webhooks.webhook_service import WebhookService
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Services:
     balances: Balances
     plans: PlanBook
     biller: Biller
+    webhooks: WebhookService  # endpoints, deliveries, the event feed
     cluster: ClusterMembership | None = None  # LIVETAPE_NATS_URL set: this node's part
 
 

@@ -33,6 +33,7 @@ from livetape.api.routes import (
     serving,
     vod,
     web,
+    webhooks,
     whip,
 )
 from livetape.auth.apps import AppService
@@ -66,6 +67,7 @@ from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.storage import StorageError, create_storage
 from livetape.storage.spool import through_spool
+from livetape.webhooks.webhook_service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +148,11 @@ def create_app(config: Settings) -> FastAPI:
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
+        events = WebhookService(config, db, playback, node=config.resolved_node_id())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,
-            biller, cluster,
+            biller, events, cluster,
         )
         if cluster is not None:
             _on_notices(cluster, lookup, node)
@@ -171,9 +174,11 @@ def create_app(config: Settings) -> FastAPI:
         workers = WorkerPool(config)
         workers.start()
         app.state.workers = workers
+        events.start()  # webhook deliveries (those a crash left too)
         try:
             yield
         finally:
+            await events.stop()
             await sweeper.stop()
             await runner.stop()
             await workers.stop()
@@ -255,6 +260,6 @@ def create_app(config: Settings) -> FastAPI:
         return found
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, web, console):
+                   billing, nodes, web, console, webhooks):
         app.include_router(module.router)
     return app

@@ -23,6 +23,7 @@ from livetape.auth.apps import Identity
 from livetape.config import Settings
 from livetape.db.models import Recording, Room, utcnow
 from livetape.errors import Catalogue, LivetapeError
+from livetape.events.payloads import recording_ended, recording_started
 from livetape.library.files import Library
 from livetape.medianode.interface import MediaNode, RecorderStart
 from livetape.recording.admission import RecordingAdmission
@@ -167,6 +168,7 @@ class RecordingService:
                 await session.execute(update(Recording)
                                       .where(Recording.recording_id == recording_id)
                                       .values(node_id=started.node_id))
+                await recording_started(session, recording_id)  # the outbox
         except Exception:
             del self._active[key]
             async with self._sessions() as session, session.begin():
@@ -242,6 +244,7 @@ class RecordingService:
                 update(Recording).where(Recording.recording_id == recording_id)
                 .values(state="ended", end_reason=reason, ended_at=utcnow())
             )
+            await recording_ended(session, recording_id, reason)  # the outbox, once
 
     async def _running(self, recording_id: str) -> Recording | None:
         """The row of a recording still running that this control plane did not start (in a
