@@ -84,18 +84,20 @@ class DeliveryLedger:
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=Delivery)
             for row in list(await session.scalars(query)):
+                delivery_id, attempt = row.delivery_id, row.attempts + 1
                 won = await session.execute(
-                    update(Delivery).where(Delivery.delivery_id == row.delivery_id,
+                    update(Delivery).where(Delivery.delivery_id == delivery_id,
                                            Delivery.state == row.state,
-                                           Delivery.attempts == row.attempts)
-                    .values(state="sending", attempts=row.attempts + 1, lease_until=lease))
+                                           Delivery.attempts == attempt - 1)
+                    .values(state="sending", attempts=attempt, lease_until=lease)
+                    .execution_options(synchronize_session=False))
                 if won.rowcount != 1:  # type: ignore[attr-defined]
                     continue  # another server took it
                 hook = await session.get(Webhook, row.webhook_id)
                 event = await session.scalar(select(Event).where(Event.seq == row.event_seq))
                 if hook is None or event is None:  # deleted meanwhile
                     continue
-                claimed.append(Claimed(row.delivery_id, row.attempts + 1, hook, event))
+                claimed.append(Claimed(delivery_id, attempt, hook, event))
         return claimed
 
     async def settle(self, claimed: Claimed, outcome: Outcome) -> str:
