@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from livetape.client.api import ApiError, LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape_harness.flow import record_all_of, wait_for
-from livetape_harness.server import LiveServer, ServerFactory
+from livetape_harness.server import ServerFactory
 from livetape_harness.webhook_receiver import Received, WebhookReceiver
 
 FAST = {"webhook_allow_private": "true", "webhook_retry_first_seconds": 0.2,
@@ -171,7 +171,7 @@ async def test_private_urls_are_refused_and_webhooks_belong_to_their_app(
         hook = await api.create_webhook("http://93.184.215.14/hook", ["file.expired"])
         assert hook["webhook"]["events"] == ["file.expired"]
         assert hook["secret"] not in json.dumps(await api.list_webhooks())
-        other_id, other_key = server.create_app("other")
+        _, other_key = server.create_app("other")
         async with LivetapeClient(server.url, secret_key=other_key) as other:
             assert await other.list_webhooks() == []
             with pytest.raises(ApiError) as foreign:
