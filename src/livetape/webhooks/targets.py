@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2000
+RESOLVE_SECONDS = 10.0  # a name server that does not answer
 
 
 class TargetRefused(ValueError):
@@ -66,9 +67,10 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     if allow_private:
         return Target(url, url)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, TimeoutError) as exc:
         raise TargetRefused(f"the host {host!r} does not resolve ({exc})") from exc
     addresses = sorted({str(info[4][0]) for info in infos})
     if not addresses:
