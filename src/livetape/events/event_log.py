@@ -6,7 +6,9 @@ worker (:mod:`livetape.webhooks.delivery`) finds the rows after a restart, on an
 ``seq`` (the feed's cursor) must grow in commit order, or a reader could step past an event
 that commits after a later-numbered one: SQLite has one writer at a time, and on PostgreSQL
 each writer of events takes a transaction-scoped advisory lock before numbering its event
-(held until it commits; these transactions are short).
+(held until it commits; these transactions are short). Each transaction records its event
+last, after the rows it changes are locked, so every writer takes row locks before this one
+and none can wait for a row while holding it (no deadlock).
 """
 
 from __future__ import annotations

@@ -188,10 +188,11 @@ class JobQueue:
 
     async def forget_file(self, session: AsyncSession, file_id: str) -> None:
         """Drop the jobs of a deleted file (a running one finds its file gone)."""
-        for job in list(await session.scalars(select(Job).where(
-                Job.file_id == file_id, Job.state.in_(PENDING)))):
-            await job_finished(session, job, JobState.FAILED, "file deleted")  # the outbox
+        pending = list(await session.scalars(select(Job).where(
+            Job.file_id == file_id, Job.state.in_(PENDING))))
         await session.execute(
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
             .values(state=JobState.FAILED, error="file deleted", finished_at=utcnow())
         )
+        for job in pending:  # the outbox, after the rows are locked (as finish() does)
+            await job_finished(session, job, JobState.FAILED, "file deleted")

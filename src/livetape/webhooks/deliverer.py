@@ -67,8 +67,9 @@ class Deliverer:
         self._task = asyncio.create_task(self._loop(), name="webhook deliveries")
 
     async def stop(self) -> None:
-        """Stop claiming; attempts in flight are cut (their leases run out and another
-        attempt is made, here after a restart or by another server). Idempotent."""
+        """Stop claiming; attempts in flight are cut and their deliveries given back (due
+        again at once, here after a restart or on another server; a server killed instead
+        leaves them to its leases). Idempotent."""
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -110,7 +111,12 @@ class Deliverer:
         self._wake.set()  # a slot is free; the next event of its recording may be due
 
     async def _deliver(self, claimed: Claimed) -> None:
-        outcome = await self._attempt(claimed)
+        try:
+            outcome = await self._attempt(claimed)
+        except asyncio.CancelledError:  # stopping: due again at once, not after the lease
+            with suppress(Exception):
+                await asyncio.shield(self.ledger.release(claimed))
+            raise
         try:
             state = await self.ledger.settle(claimed, outcome)
         except Exception:  # the lease runs out and the delivery is attempted again

@@ -100,6 +100,15 @@ class DeliveryLedger:
                 claimed.append(Claimed(delivery_id, attempt, hook, event))
         return claimed
 
+    async def release(self, claimed: Claimed) -> None:
+        """Give back a delivery whose attempt was cut (this server is stopping): pending and
+        due now; the attempt counts (the receiver may have had it)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(Delivery).where(
+                Delivery.delivery_id == claimed.delivery_id, Delivery.state == "sending",
+                Delivery.attempts == claimed.attempt,
+            ).values(state="pending", lease_until=None, next_attempt_at=utcnow()))
+
     async def settle(self, claimed: Claimed, outcome: Outcome) -> str:
         """Log the attempt and move the delivery on: delivered, due again later, or failed.
         Returns the delivery's new state."""
