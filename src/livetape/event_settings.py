@@ -46,8 +46,8 @@ class EventSettings(BaseSettings):
     )
     webhooks_per_app: int = Field(16, ge=1, description="Most webhook endpoints per app.")
     events_max_wait_seconds: float = Field(
-        30.0, ge=0, le=300, description="Longest long-poll of GET /v1/events (wait_seconds "
-        "above it is cut to it).",
+        25.0, ge=0, le=300, description="Longest long-poll of GET /v1/events (wait_seconds "
+        "above it is cut to it); below the 30 s many proxies and clients give up after.",
     )
     events_poll_seconds: float = Field(
         0.5, gt=0, description="How often a waiting GET /v1/events looks for new events.",
