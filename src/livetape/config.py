@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -121,12 +122,12 @@ class Settings(NetworkSettings, EventSettings):
         "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
     )
     max_publications_per_app: int | None = Field(
-        None, ge=1, description="Published streams one app may have at once on this server "
-        "(unset: only max_publications applies).",
+        None, ge=1, description="Published streams one app may have at once on this server, "
+        "or over every node of a cluster (unset: only max_publications applies).",
     )
     max_publications_per_user: int = Field(
         2, ge=1, description="Published streams one user of an app may have at once, in all "
-        "rooms (2: a camera and a screen).",
+        "rooms (2: a camera and a screen); in a cluster, over every node.",
     )
     connect_timeout_seconds: float = Field(
         15.0, gt=0, description="A WHIP session whose ICE and DTLS are not up this long after "
@@ -224,6 +225,18 @@ class Settings(NetworkSettings, EventSettings):
         "storage_cny_per_gb_day, traffic_tiers [{up_to_gb, cny_per_gb}], "
         "transcode_cny_per_minute {sd, hd, fhd, 2k, 4k}, "
         "package_storage_cny_per_gb_month, package_traffic_cny_per_gb.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or one JSON object per line with the request "
+        "id, app id, room and recording id where known.",
+    )
+    metrics_token: str | None = Field(
+        None, min_length=16, description="Bearer token /metrics asks for; unset, /metrics "
+        "answers only requests from loopback.",
+    )
+    ready_timeout_seconds: float = Field(
+        2.0, gt=0, description="How long each /readyz check (database, storage, NATS) may take "
+        "before it counts as failed.",
     )
     operator_key: str | None = Field(
         None, min_length=16, description="Bearer key of the operator API (/v1/operator: "

@@ -6,9 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -16,16 +15,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from livetape import __version__
-from livetape.api.deps import Services
+from livetape.api.deps import Services, log_fields
 from livetape.api.guard import NulGuard
 from livetape.api.limits import BodyLimitMiddleware, BodyTooLarge, Limit, too_large
 from livetape.api.openapi import document
+from livetape.api.request_context import RequestContext
 from livetape.api.routes import (
     app_settings,
     billing,
     classes,
     console,
     ice,
+    monitoring,
     nodes,
     processing,
     record,
@@ -44,6 +45,8 @@ from livetape.billing.plans import PlanBook
 from livetape.billing.traffic import TrafficMeter, TrafficMiddleware
 from livetape.cluster.membership import ClusterMembership
 from livetape.cluster.registry import NodeLoad
+from livetape.cluster.slots import PublicationSlots
+from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
@@ -57,6 +60,9 @@ from livetape.medianode.directory import NodeDirectory
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
 from livetape.medianode.service import NodeService
+from livetape.metrics import Metrics
+from livetape.monitoring.readiness import ReadinessChecks
+from livetape.monitoring.scrape import Scraper
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
@@ -103,6 +109,7 @@ def _on_notices(cluster: ClusterMembership, lookup: MediaLookup,
 def create_app(config: Settings) -> FastAPI:
     """A livetape server for ``config``; nothing starts until the lifespan runs."""
     traffic = TrafficMeter()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,11 +125,17 @@ def create_app(config: Settings) -> FastAPI:
         # the seam: everything live goes through it; in a cluster, this node's media node
         # is served over NATS and the control plane reaches every node through a directory
         node = InProcessMediaNode(config, node_id=config.resolved_node_id()
-                                  if config.nats_url else "local")
+                                  if config.nats_url else "local",
+                                  on_recording_started=metrics.recording_start_seconds.observe)
         cluster = _membership(config, node)
         media: MediaNode = node
         served: NodeService | None = None
-        if cluster is not None:
+        slots: PublicationSlots | None = None
+        viewers: SharedViewers | None = None
+        if cluster is not None:  # limits and rlimit counted over every node, in NATS
+            slots = PublicationSlots(cluster.connection, config, cluster.node_id)
+            node.share_limits(slots)
+            viewers = SharedViewers(cluster.connection, config)
             media = NodeDirectory(config, cluster.node_id, cluster.connection.client,
                                   cluster.registry.nodes)
         announce = cluster.notices.announce if cluster is not None else None
@@ -135,7 +148,8 @@ def create_app(config: Settings) -> FastAPI:
         admission = RecordingAdmission(config, apps, balances, classes)
         processing = ProcessingService(config, library, jobs, apps)
         recordings = RecordingService(config, db.sessions, media, library, admission,
-                                      landed=processing.landed)
+                                      landed=processing.landed,
+                                      on_finalized=metrics.segment_finalize_seconds.observe)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         recovered = await recordings.recover()
@@ -147,16 +161,29 @@ def create_app(config: Settings) -> FastAPI:
             stun_urls=config.stun_urls, turn_urls=config.turn_urls,
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
-                                   PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
+                                   PlayGuard(config.play_rlimit_max_tracked, viewers),
+                                   TrialIndex())
+        scraper = Scraper(db.sessions, node.totals,
+                          spool_folder=spool.folder if spool is not None else None)
+
+        async def live_publications() -> int:
+            return sum(node.live_rooms().values())
+
+        readiness = ReadinessChecks(
+            db.sessions, storage, timeout=config.ready_timeout_seconds,
+            publications=live_publications, max_publications=config.max_publications,
+            nats_connected=(lambda: cluster.connection.connected) if cluster else None)
         events = WebhookService(config, db, playback, node=config.resolved_node_id())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,
-            biller, events, cluster,
+            biller, scraper, readiness, events, cluster,
         )
         if cluster is not None:
             _on_notices(cluster, lookup, node)
             await cluster.start()
+            assert slots is not None
+            await slots.start()
             served = NodeService(node, config, cluster.connection.client()
                                  if cluster.connection.connected else None)
             await served.start()  # its own connection when NATS was not there yet
@@ -187,6 +214,8 @@ def create_app(config: Settings) -> FastAPI:
             if served is not None:  # ends this node's publications, delivers their events
                 await served.stop()
             await media.stop()  # in a cluster, the directory: stop taking events
+            if slots is not None:
+                await slots.stop()
             if cluster is not None:
                 await cluster.stop()
             if spool is not None:
@@ -196,6 +225,7 @@ def create_app(config: Settings) -> FastAPI:
 
     app = FastAPI(
         title="livetape", version=__version__, lifespan=lifespan,
+        dependencies=[Depends(log_fields)],  # the room and recording on the log lines
         description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
     )
     document(app)
@@ -212,8 +242,11 @@ def create_app(config: Settings) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
+        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length",
+                        "X-Request-Id"],
     )
+    app.add_middleware(RequestContext, metrics=metrics)  # outermost: every answer counted
+    app.state.metrics = metrics
 
     @app.exception_handler(LivetapeError)
     async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
@@ -249,17 +282,7 @@ def create_app(config: Settings) -> FastAPI:
         error = LivetapeError(Catalogue.INTERNAL_ERROR, type(exc).__name__)
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Alive; in a cluster, also this node's id and whether NATS is connected now (the
-        node keeps serving without it: the answer stays 200)."""
-        found: dict[str, Any] = {"status": "ok", "version": __version__}
-        services = getattr(request.app.state, "services", None)
-        if services is not None and services.cluster is not None:
-            found["cluster"] = services.cluster.health()
-        return found
-
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, web, console, webhooks):
+                   billing, nodes, monitoring, web, console, webhooks):
         app.include_router(module.router)
     return app

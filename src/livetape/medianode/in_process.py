@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livetape import log_context
+from livetape.cluster.slots import PublicationSlots, SlotClaim, limit_refusal
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.ice_network import IceNetwork, IcePlan
@@ -23,6 +27,7 @@ from livetape.live.registry import RoomRegistry
 from livetape.live.trickle import IceRestart, parse_sdpfrag
 from livetape.medianode.interface import (
     LiveStream,
+    NodeTotals,
     PublishAnswer,
     PublishOffer,
     RecorderStart,
@@ -32,6 +37,7 @@ from livetape.medianode.interface import (
     RecordingEvents,
     TrickleRequest,
 )
+from livetape.medianode.tally import NodeTally
 from livetape.recorder.controller import Limits, RecordingController
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,7 @@ class _Recorder:
     controller: RecordingController = field(init=False)
     segments: int = 0
     finishing: asyncio.Future[str] | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class _RecorderEvents:
@@ -58,6 +65,8 @@ class _RecorderEvents:
 
     async def segment_opened(self, seq: int, part: Path) -> None:
         self._recorder.segments += 1
+        if self._recorder.segments == 1 and self._node.on_recording_started is not None:
+            self._node.on_recording_started(time.monotonic() - self._recorder.started_at)
         await self._node.events.segment_opened(self._id, seq, str(part))
 
     async def segment_closed(self, seq: int, part: Path) -> None:
@@ -68,9 +77,14 @@ class _RecorderEvents:
 
 
 class InProcessMediaNode:
-    def __init__(self, settings: Settings, node_id: str = "local") -> None:
+    def __init__(self, settings: Settings, node_id: str = "local", *,
+                 on_recording_started: Callable[[float], None] | None = None) -> None:
+        """``on_recording_started``: told, for each recording, the seconds from its start
+        to its first file opened (its first frame written)."""
         self._settings = settings
         self._node_id = node_id
+        self.on_recording_started = on_recording_started
+        self._tally = NodeTally()
         self._registry = RoomRegistry()
         self._liveness = Liveness(settings.connect_timeout_seconds,
                                   settings.disconnect_grace_seconds)
@@ -85,6 +99,12 @@ class InProcessMediaNode:
         self._recorders: dict[str, _Recorder] = {}
         self._events: RecordingEvents | None = None
         self._network = IceNetwork(IcePlan.from_settings(settings))
+        self._slots: PublicationSlots | None = None
+
+    def share_limits(self, slots: PublicationSlots) -> None:
+        """In a cluster: the app's, the user's and the room's limits count the publications of
+        every node (each publish also takes a slot there, given back when it ends)."""
+        self._slots = slots
 
     @property
     def node_id(self) -> str:
@@ -115,7 +135,8 @@ class InProcessMediaNode:
     async def publish(self, offer: PublishOffer) -> PublishAnswer:
         """Every check and the slot's reservation happen with no ``await`` between them (the
         publication is in the registry before its answer is made), so concurrent offers
-        cannot pass the limits together."""
+        cannot pass the limits together. In a cluster the publication then takes its slot
+        among every node's (:mod:`livetape.cluster.slots`) before its answer is made."""
         live = self._registry.room(offer.app_id, offer.room_id)
         existing = live.publications.get((offer.user_id, offer.src_type))
         if existing is not None and not existing.closed:
@@ -132,6 +153,12 @@ class InProcessMediaNode:
         publication.on_end(self._on_publication_end)
         self._registry.add(publication)  # the slot is taken from here on
         try:
+            if self._slots is not None:
+                await self._slots.claim(publication.publication_id, SlotClaim(
+                    app_id=offer.app_id, room_id=offer.room_id, user_id=offer.user_id,
+                    src_type=offer.src_type, member_limit=offer.member_limit,
+                    per_app=self._settings.max_publications_per_app,
+                    per_user=self._settings.max_publications_per_user))
             answer = await publication.answer(offer.offer_sdp)
         except LivetapeError:  # no port left in LIVETAPE_ICE_UDP_PORTS
             await publication.close("refused")
@@ -156,10 +183,7 @@ class InProcessMediaNode:
         )
         for published, limit, whose, setting in limits:
             if limit is not None and published >= limit:
-                raise LivetapeError(
-                    Catalogue.SERVER_FULL, f"{whose} publishes {published} streams (limit {limit})",
-                    hint=f"end a stream first (DELETE its WHIP session), or retry later; the "
-                    f"limit is {setting}")
+                raise limit_refusal(whose, published, limit, setting)
 
     def _session(self, app_id: str, room_id: str, publication_id: str,
                  user_id: str | None) -> Publication:
@@ -219,6 +243,9 @@ class InProcessMediaNode:
 
     async def _on_publication_end(self, publication: Publication) -> None:
         self._registry.remove(publication)
+        if self._slots is not None:
+            self._slots.release(publication.publication_id)
+        await self._tally.publication_ended(publication)
         end = publication.end_reason or ""
         reason = end if end in _PASSED_ON else "publisher_left"
         for recorder in list(self._recorders.values()):
@@ -246,7 +273,10 @@ class InProcessMediaNode:
             events=_RecorderEvents(self, recorder),
         )
         self._recorders[start.recording_id] = recorder
-        await recorder.controller.start()
+        # the recorder's tasks log with the recording's app, room and id
+        with log_context.bound(app_id=start.app_id, room_id=start.room_id,
+                               recording_id=start.recording_id):
+            await recorder.controller.start()
         return RecorderStarted(recording_id=start.recording_id, node_id=self._node_id)
 
     async def stop_recording(self, recording_id: str,
@@ -294,3 +324,9 @@ class InProcessMediaNode:
     def _forget(self, recorder: _Recorder) -> None:
         if self._recorders.get(recorder.start.recording_id) is recorder:
             del self._recorders[recorder.start.recording_id]
+            self._tally.recorder_ended(recorder.controller)
+
+    async def totals(self) -> NodeTotals:
+        """What this node took in and wrote since it started, the live ones included."""
+        return await self._tally.totals(self._registry.all_publications(),
+                                        [r.controller for r in self._recorders.values()])
