@@ -173,7 +173,9 @@ def create_app(config: Settings) -> FastAPI:
             db.sessions, storage, timeout=config.ready_timeout_seconds,
             publications=live_publications, max_publications=config.max_publications,
             nats_connected=(lambda: cluster.connection.connected) if cluster else None)
-        events = WebhookService(config, db, playback, node=config.resolved_node_id())
+        events = WebhookService(  # each delivery attempt counted in /metrics
+            config, db, playback, node=config.resolved_node_id(),
+            on_attempt=lambda outcome: metrics.webhook_deliveries.labels(outcome).inc())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,

@@ -34,6 +34,9 @@ from livetape.webhooks.targets import TargetRefused, resolve
 log = logging.getLogger(__name__)
 
 Render = Callable[[Event], Awaitable[EventBody]]
+# told each attempt's outcome: "delivered", "retried" (it failed; tried again later) or
+# "failed" (it failed and the retries ran out) (/metrics: livetape_webhook_deliveries)
+OnAttempt = Callable[[str], None]
 
 
 def signed_headers(secret: str, msg_id: str, body: str, now: datetime) -> dict[str, str]:
@@ -47,8 +50,9 @@ def signed_headers(secret: str, msg_id: str, body: str, now: datetime) -> dict[s
 
 class Deliverer:
     def __init__(self, settings: EventSettings, sessions: async_sessionmaker[AsyncSession],
-                 render: Render, node: str) -> None:
+                 render: Render, node: str, on_attempt: OnAttempt | None = None) -> None:
         self._settings = settings
+        self._on_attempt = on_attempt
         self.ledger = DeliveryLedger(sessions, settings, node)
         self._render = render
         self._http: httpx.AsyncClient | None = None
@@ -122,6 +126,9 @@ class Deliverer:
         except Exception:  # the lease runs out and the delivery is attempted again
             log.exception("webhooks: recording the attempt of %s failed", claimed.delivery_id)
             return
+        if self._on_attempt is not None:
+            self._on_attempt({"delivered": "delivered", "failed": "failed"}.get(state,
+                                                                                "retried"))
         if not outcome.ok:
             log.info("webhook %s: %s attempt %d failed (%s), now %s",
                      claimed.webhook.webhook_id, claimed.event.event_id, claimed.attempt,

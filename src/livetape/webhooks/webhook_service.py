@@ -13,7 +13,7 @@ from livetape.config import Settings
 from livetape.db.models import Event
 from livetape.db.session import Database
 from livetape.playback.playback_service import PlaybackService
-from livetape.webhooks.deliverer import Deliverer
+from livetape.webhooks.deliverer import Deliverer, OnAttempt
 from livetape.webhooks.endpoints import WebhookBook
 from livetape.webhooks.feed import EventFeed
 from livetape.webhooks.render import EventBody, event_body
@@ -21,12 +21,12 @@ from livetape.webhooks.render import EventBody, event_body
 
 class WebhookService:
     def __init__(self, settings: Settings, db: Database, playback: PlaybackService,
-                 node: str) -> None:
+                 node: str, on_attempt: OnAttempt | None = None) -> None:
         self._settings = settings
         self._playback = playback
         self.book = WebhookBook(db.sessions, settings)
         self.feed = EventFeed(db.sessions, settings)
-        self.deliverer = Deliverer(settings, db.sessions, self._render_one, node)
+        self.deliverer = Deliverer(settings, db.sessions, self._render_one, node, on_attempt)
 
     def start(self) -> None:
         self.deliverer.start()
