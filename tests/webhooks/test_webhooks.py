@@ -22,6 +22,7 @@ from livetape.client.media import EncodedMedia
 from livetape_harness.flow import record_all_of, wait_for
 from livetape_harness.server import ServerFactory
 from livetape_harness.webhook_receiver import Received, WebhookReceiver
+from tests.monitoring.test_metrics import scrape, value
 
 FAST = {"webhook_allow_private": "true", "webhook_retry_first_seconds": 0.2,
         "webhook_retry_max_seconds": 2, "webhook_poll_seconds": 0.2,
@@ -129,6 +130,11 @@ async def test_every_event_arrives_signed_in_order_and_the_feed_agrees(
 
         deliveries = await api.deliveries(hook["webhook_id"], limit=100)
         assert len(deliveries) == len(events)
+        scraped = await scrape(server)  # /metrics counts the attempts by outcome
+        assert value(scraped, "livetape_webhook_deliveries_total", outcome="delivered") \
+            == len(events)
+        assert value(scraped, "livetape_webhook_deliveries_total", outcome="retried") \
+            == len(events)
         for delivery in deliveries:
             assert delivery["state"] == "delivered", delivery
             assert [a["response_code"] for a in delivery["attempt_log"]][-2:] == [500, 200]
