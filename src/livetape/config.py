@@ -15,11 +15,12 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from livetape.billing.prices import PriceTable
+from livetape.event_settings import EventSettings
 from livetape.network_settings import NetworkSettings
 from livetape.storage.location import parse_storage_url
 
 
-class Settings(NetworkSettings):
+class Settings(NetworkSettings, EventSettings):
     """livetape's configuration. Field names map to ``LIVETAPE_<NAME>`` variables; how it is
     reached (HTTP, TLS, proxies, ICE) is :class:`~livetape.network_settings.NetworkSettings`."""
 

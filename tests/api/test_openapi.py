@@ -21,6 +21,7 @@ from livetape.api.routes import (
     serving,
     vod,
     web,
+    webhooks,
     whip,
 )
 from livetape_harness.server import LiveServer
@@ -28,7 +29,7 @@ from livetape_harness.server import LiveServer
 # every router of the API
 ROUTERS: list[APIRouter] = [record.router, rooms.router, ice.router, whip.router, classes.router,
                             app_settings.router, billing.router, processing.router, vod.router,
-                            serving.router, web.router, console.router]
+                            serving.router, web.router, console.router, webhooks.router]
 
 # operations whose success is no JSON body: SDP, or nothing at all
 NOT_JSON = {

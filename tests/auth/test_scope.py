@@ -43,6 +43,9 @@ FOREIGN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/vod/files/{file_id}/watermark"): {},
     ("GET", "/v1/vod/jobs/{job_id}"): {},
     ("DELETE", "/v1/app/keys/{key_id}"): {},
+    ("DELETE", "/v1/app/webhooks/{webhook_id}"): {},
+    ("GET", "/v1/app/webhooks/{webhook_id}/deliveries"): {},
+    ("POST", "/v1/app/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): {},
     ("GET", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
     ("HEAD", "/media/{app_id}/{file_id}/{path}"): {"signed_by_caller": True},
     # operator only: an app's key cannot top up any balance, its own included
@@ -76,6 +79,11 @@ OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/console/session"): {},
     ("DELETE", "/console/session"): {},
     ("POST", "/v1/app/keys/rotate"): {"json": {"grace_seconds": 0}},
+    # the caller's own webhooks and events (a public address: nothing is sent in the test)
+    ("POST", "/v1/app/webhooks"): {"json": {"url": "http://93.184.215.14/hook",
+                                            "events": ["file.expired"]}},
+    ("GET", "/v1/app/webhooks"): {},
+    ("GET", "/v1/events"): {},
 }
 
 
@@ -112,6 +120,7 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
         recording_id = info["recording_id"]
         job = await wait_for(lambda: first_job(api, file_id), timeout=30)
         key_id = (await api._call("GET", "/v1/app/keys"))["keys"][0]["key_id"]
+        hook = await api.create_webhook("http://93.184.215.14/hook", ["file.expired"])
         async with publishing(server, EncodedMedia.synthetic(3.0), loop=True,
                               create_room=False):
             room = await api.get_room("room-1")
@@ -121,7 +130,8 @@ async def test_no_endpoint_reaches_another_apps_resources(server: LiveServer) ->
             ids = {"room_id": "room-1", "file_id": file_id, "class_id": str(class_id),
                    "recording_id": recording_id, "job_id": job["job_id"], "key_id": key_id,
                    "app_id": server.app_id, "path": "f0.mp4", "caller_key": other_key,
-                   "node_id": "local",
+                   "node_id": "local", "webhook_id": hook["webhook_id"],
+                   "delivery_id": "dlv_none",
                    "publication_id": room["members"][0]["streams"][0]["publication_id"]}
             with httpx.Client(timeout=30) as http:
                 for (method, template), spec in FOREIGN.items():

@@ -31,6 +31,7 @@ from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.tencent.dialect import TencentDialect
 from livetape.tencent.legacy import LegacyDialect
+from livetape.webhooks.webhook_service import WebhookService
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Services:
     biller: Biller
     scraper: Scraper
     readiness: ReadinessChecks
+    webhooks: WebhookService  # endpoints, deliveries, the event feed
     cluster: ClusterMembership | None = None  # LIVETAPE_NATS_URL set: this node's part
     tencent: TencentDialect | None = None  # the original's API 3.0 (POST / with X-TC-Action)
     tencent_v2: LegacyDialect | None = None  # its 2017 DescribeVodPlayInfo (/v2/index.php)

@@ -35,6 +35,7 @@ from livetape.api.routes import (
     tencent_cloud,
     vod,
     web,
+    webhooks,
     whip,
 )
 from livetape.auth.apps import AppService
@@ -79,6 +80,7 @@ from livetape.storage.spool import through_spool
 from livetape.tencent.context import Backends
 from livetape.tencent.dialect import TencentDialect
 from livetape.tencent.legacy import LegacyDialect
+from livetape.webhooks.webhook_service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +197,13 @@ def create_app(config: Settings) -> FastAPI:
             db.sessions, storage, timeout=config.ready_timeout_seconds,
             publications=live_publications, max_publications=config.max_publications,
             nats_connected=(lambda: cluster.connection.connected) if cluster else None)
+        events = WebhookService(  # each delivery attempt counted in /metrics
+            config, db, playback, node=config.resolved_node_id(),
+            on_attempt=lambda outcome: metrics.webhook_deliveries.labels(outcome).inc())
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,
-            biller, scraper, readiness, cluster,
+            biller, scraper, readiness, events, cluster,
         )
         dialects = Backends(apps, library, classes, processing, playback)
         app.state.services.tencent = TencentDialect(dialects)
@@ -229,9 +234,11 @@ def create_app(config: Settings) -> FastAPI:
         workers = WorkerPool(config)
         workers.start()
         app.state.workers = workers
+        events.start()  # webhook deliveries (those a crash left too)
         try:
             yield
         finally:
+            await events.stop()
             await sweeper.stop()
             await resumer.stop()
             if reaper is not None:
@@ -314,6 +321,6 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, monitoring, web, console, tencent_cloud):
+                   billing, nodes, monitoring, web, console, tencent_cloud, webhooks):
         app.include_router(module.router)
     return app

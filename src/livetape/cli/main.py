@@ -12,6 +12,7 @@ from livetape.cli.admin_commands import app, token
 from livetape.cli.billing_commands import billing
 from livetape.cli.client_commands import publish, record, vod
 from livetape.cli.cluster_commands import cluster
+from livetape.cli.event_commands import events
 from livetape.cli.serve_commands import serve, worker
 
 
@@ -23,5 +24,5 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker, app, token, publish, record, vod, billing, cluster):
+for command in (serve, worker, app, token, publish, record, vod, billing, cluster, events):
     main.add_command(command)

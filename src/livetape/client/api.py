@@ -152,3 +152,35 @@ class LivetapeClient:
         if changes:
             return await self._call("PATCH", "/v1/app", json=changes)
         return await self._call("GET", "/v1/app")
+
+    async def create_webhook(self, url: str, events: list[str] | None = None) -> dict[str, Any]:
+        """Register a webhook endpoint; the answer's ``secret`` is shown this once."""
+        body: dict[str, Any] = {"url": url}
+        if events is not None:
+            body["events"] = events
+        return await self._call("POST", "/v1/app/webhooks", json=body)
+
+    async def list_webhooks(self) -> list[dict[str, Any]]:
+        return list((await self._call("GET", "/v1/app/webhooks"))["webhooks"])
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._call("DELETE", f"/v1/app/webhooks/{webhook_id}")
+
+    async def deliveries(self, webhook_id: str, *, state: str | None = None,
+                         limit: int = 50) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, **({"state": state} if state else {})}
+        found = await self._call("GET", f"/v1/app/webhooks/{webhook_id}/deliveries",
+                                 params=params)
+        return list(found["deliveries"])
+
+    async def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        return await self._call(
+            "POST", f"/v1/app/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
+
+    async def events(self, after: int = 0, *, limit: int = 100,
+                     wait_seconds: float = 0) -> dict[str, Any]:
+        """The app's events after cursor ``after``: ``{"events": [...], "next": cursor}``;
+        with ``wait_seconds``, waits that long for one when there is none yet."""
+        params = {"after": after, "limit": limit, "wait_seconds": wait_seconds}
+        return await self._call("GET", "/v1/events", params=params,
+                                timeout=max(60.0, wait_seconds + 30))

@@ -335,3 +335,80 @@ class Bill(Base):
     amount: Mapped[int] = mapped_column(BigInteger)  # micro-CNY, >= 0
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Event(Base):
+    """One thing that happened to an app's recordings or files (the outbox): written in the
+    same transaction as the change it reports, then delivered to webhooks and read by the
+    feed. ``seq`` orders all events (the feed's cursor); on PostgreSQL event writers take a
+    transaction lock so that ``seq`` order is commit order."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_app_seq", "app_id", "seq"),
+                      Index("ix_events_recording", "recording_id"))
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    type: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recording_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Webhook(Base):
+    """An app's webhook endpoint: its URL, the event types it wants (empty: all) and the
+    secret its deliveries are signed with (Standard Webhooks, ``whsec_`` + base64)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_app", "app_id"),)
+
+    webhook_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Delivery(Base):
+    """One event to one webhook: ``pending`` (due at ``next_attempt_at``), ``sending`` (a
+    server claimed it until ``lease_until``), ``delivered`` or ``failed`` (retries ran out at
+    ``give_up_at``). Written with its event, in the same transaction."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),
+                      Index("ix_deliveries_webhook", "webhook_id", "event_seq"),
+                      Index("ix_deliveries_order", "webhook_id", "recording_id", "event_seq"))
+
+    delivery_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(40))
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    recording_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # None: created_at + LIVETAPE_WEBHOOK_RETRY_HOURS; set by a redelivery by hand
+    give_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery: when, the receiver's HTTP status (None: no answer), how
+    long it took and what went wrong."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ok: Mapped[bool] = mapped_column(default=False)
+    response_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    node: Mapped[str] = mapped_column(String(100), default="")

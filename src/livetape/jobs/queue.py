@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.db.models import FileStatus, Job, JobState, VodFile, utcnow
 from livetape.errors import Catalogue, LivetapeError
+from livetape.events.payloads import job_finished
 
 KINDS = ("transcode", "snapshot", "watermark")
 # these put the file in PROCESSING, then NORMAL or FAILED
@@ -141,6 +142,7 @@ class JobQueue:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             await self._settle_file(session, job.file_id)
+            await job_finished(session, job, JobState.DONE)  # the outbox
             return True
 
     async def fail(self, job: Job, reason: str, *, retry: bool) -> None:
@@ -168,6 +170,7 @@ class JobQueue:
             )
         else:
             await self._settle_file(session, job.file_id)
+        await job_finished(session, job, JobState.FAILED, reason)  # the outbox
 
     async def _settle_file(self, session: AsyncSession, file_id: str) -> None:
         """Back to 2 once no transcode/watermark job of the file is pending (7 stays 7
@@ -185,7 +188,11 @@ class JobQueue:
 
     async def forget_file(self, session: AsyncSession, file_id: str) -> None:
         """Drop the jobs of a deleted file (a running one finds its file gone)."""
+        pending = list(await session.scalars(select(Job).where(
+            Job.file_id == file_id, Job.state.in_(PENDING))))
         await session.execute(
             update(Job).where(Job.file_id == file_id, Job.state.in_(PENDING))
             .values(state=JobState.FAILED, error="file deleted", finished_at=utcnow())
         )
+        for job in pending:  # the outbox, after the rows are locked (as finish() does)
+            await job_finished(session, job, JobState.FAILED, "file deleted")

@@ -22,6 +22,7 @@ from livetape.billing.usage import UsageLedger
 from livetape.config import Settings
 from livetape.db.models import FileStatus, Job, Rendition, Snapshot, VodClass, VodFile
 from livetape.errors import Catalogue, LivetapeError
+from livetape.events.payloads import file_gone, file_ready
 from livetape.library.class_tree import TOP
 from livetape.library.file_changes import FileUpdate, checked_changes
 from livetape.library.search import FileQuery
@@ -117,6 +118,7 @@ class Library:
             stored.status, stored.size = FileStatus.NORMAL, size
             if self.storage.pending(key):
                 stored.status_reason = UPLOAD_PENDING
+            await file_ready(session, stored)  # the outbox
         await self.usage.note_storage(source.app_id)
         return file_id
 
@@ -191,8 +193,9 @@ class Library:
                 setattr(row, name, value)
         return row
 
-    async def delete(self, app_id: str, file_id: str) -> None:
-        """DeleteVodFile: every stored object of the file (renditions too), then its rows."""
+    async def delete(self, app_id: str, file_id: str, *, expired: bool = False) -> None:
+        """DeleteVodFile: every stored object of the file (renditions too), then its rows
+        (``expired``: the expiry sweep deletes it; the event says file.expired)."""
         row = await self.get(app_id, file_id)
         await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
         async with self._sessions() as session, session.begin():
@@ -201,6 +204,7 @@ class Library:
             for model in (Rendition, Snapshot):
                 await session.execute(sql_delete(model).where(model.file_id == file_id))
             await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
+            await file_gone(session, row, expired=expired)  # the outbox
         await self.usage.note_storage(app_id)  # the day's peak keeps what was stored before
 
     async def extras(self, file_ids: list[str], *, jobs: bool = False) -> dict[str, FileExtras]:
@@ -232,7 +236,7 @@ class Library:
                                       VodFile.expire_time <= now)
             ))
         for row in rows:
-            await self.delete(row.app_id, row.file_id)
+            await self.delete(row.app_id, row.file_id, expired=True)
         return [row.file_id for row in rows]
 
     @staticmethod

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livetape.config import Settings
 from livetape.db.models import Recording, utcnow
+from livetape.events.payloads import recording_ended
 
 # the ends after which a publisher that publishes the stream again continues the recording
 RESUMABLE = ("connection_lost", "node_lost")
@@ -33,11 +34,13 @@ class RecordingRows:
         resumable = reason in RESUMABLE and self._settings.resume_seconds > 0
         until = now + timedelta(seconds=self._settings.resume_seconds) if resumable else None
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            ended = await session.execute(
                 update(Recording).where(Recording.recording_id == recording_id,
                                         Recording.state == "recording")
                 .values(state="ended", end_reason=stored, ended_at=now, resume_until=until)
             )
+            if ended.rowcount:  # type: ignore[attr-defined]
+                await recording_ended(session, recording_id, stored)  # the outbox, once a run
         return stored
 
     async def ended_elsewhere(self, recording_id: str) -> str | None:

@@ -22,6 +22,7 @@ from livetape.auth.apps import Identity
 from livetape.config import Settings
 from livetape.db.models import Recording, Room
 from livetape.errors import Catalogue, LivetapeError
+from livetape.events.payloads import recording_started
 from livetape.library.files import Library
 from livetape.medianode.interface import MediaNode, RecorderStart
 from livetape.recording.admission import RecordingAdmission
@@ -157,6 +158,7 @@ class RecordingService:
             await session.execute(update(Recording)
                                   .where(Recording.recording_id == recording.recording_id)
                                   .values(node_id=started.node_id))
+            await recording_started(session, recording.recording_id)  # the outbox
 
     async def resume(self, recording: Recording) -> bool:
         """Run a recording again that was claimed for a resume (:mod:`.resume`, holding

@@ -1,5 +1,5 @@
 // The web console: signing in and out, and a hash router over its views
-// (#/live, #/library, #/files/ID, #/categories, #/usage). No framework, no build step.
+// (#/live, #/library, #/files/ID, #/categories, #/usage, #/webhooks). No framework, no build step.
 import { api, onUnauthorized, session, signIn, signOut } from "./api.js";
 import * as categories from "./categories.js";
 import * as detail from "./detail.js";
@@ -7,9 +7,10 @@ import * as library from "./library.js";
 import * as live from "./live.js";
 import { fill } from "./ui.js";
 import * as usage from "./usage.js";
+import * as webhooks from "./webhooks.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = { live, library, files: detail, categories, usage };
+const VIEWS = { live, library, files: detail, categories, usage, webhooks };
 const NAV = { files: "library" };  // the file detail belongs to the library
 
 let signedIn = false;
