@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import TYPE_CHECKING
 
@@ -157,6 +158,13 @@ def media_node(data_dir: str | None, index: int, parent_pid: int, nats_url: str)
 
     logging.getLogger("livetape").setLevel(logging.INFO)
     settings = settings_from(data_dir).model_copy(update={"nats_url": nats_url})
-    log_name = f"media process {index}"
-    logging.getLogger(__name__).info("%s starting", log_name)
-    asyncio.run(run_media_process(settings, parent_pid))
+    logging.getLogger(__name__).info("media process %d starting", index)
+
+    async def run() -> None:
+        try:
+            await run_media_process(settings, parent_pid)
+        finally:  # stopped: end now (a NATS client reconnecting to a gone server would not
+            logging.shutdown()  # let asyncio.run's cancellation of leftover tasks finish)
+            os._exit(0)
+
+    asyncio.run(run())

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from nats.aio.client import Client as Nats
@@ -50,12 +51,18 @@ T = TypeVar("T")
 _PASS_ON = (Catalogue.SERVER_FULL, Catalogue.NODE_UNREACHABLE, Catalogue.NODE_TIMEOUT)
 
 
-def placement(entries: Sequence[NodeEntry]) -> list[NodeEntry]:
+def placement(entries: Sequence[NodeEntry],
+              pending: Mapping[str, int] | None = None) -> list[NodeEntry]:
     """The nodes that may take a new publisher, best first: below their limit, the least
-    loaded (publications over the node's limit), then the least CPU, then by id."""
-    open_nodes = [e for e in entries if e.publications < e.max_publications]
-    return sorted(open_nodes, key=lambda e: (e.publications / e.max_publications, e.cpu,
-                                             e.node_id))
+    loaded (publications, plus ``pending`` ones placed since the node's entry was written,
+    over the node's limit), then the least CPU, then by id."""
+    pending = pending or {}
+
+    def load(e: NodeEntry) -> int:
+        return e.publications + pending.get(e.node_id, 0)
+
+    open_nodes = [e for e in entries if load(e) < e.max_publications]
+    return sorted(open_nodes, key=lambda e: (load(e) / e.max_publications, e.cpu, e.node_id))
 
 
 def split_publication(publication_id: str) -> tuple[str, str]:
@@ -75,6 +82,9 @@ class NodeDirectory:
         self._nodes = nodes
         self._clients: dict[str, NatsMediaNode] = {}
         self._recorders: dict[str, str] = {}  # recording id -> node id
+        # publishers this process placed, by node and time: a burst of offers arrives
+        # faster than the nodes' heartbeats, so the registry alone would pile them on one
+        self._placed: list[tuple[str, datetime]] = []
 
     @property
     def node_id(self) -> str:
@@ -106,7 +116,8 @@ class NodeDirectory:
             raise LivetapeError(Catalogue.CONFLICT,
                                 f"the room is full ({offer.member_limit} members)")
         refusals: list[str] = []
-        for entry in placement(await self._nodes()):
+        entries = await self._nodes()
+        for entry in placement(entries, self._pending(entries)):
             try:
                 answer = await self.client(entry.node_id).publish(offer)
             except LivetapeError as exc:
@@ -116,6 +127,7 @@ class NodeDirectory:
                          exc.detail)
                 refusals.append(f"{entry.node_id}: {exc.kind.name}")
                 continue
+            self._placed.append((entry.node_id, datetime.now(UTC)))
             log.info("publisher %s/%s/%s placed on node %s", offer.room_id, offer.user_id,
                      offer.src_type, entry.node_id)
             return answer.model_copy(update={
@@ -125,6 +137,17 @@ class NodeDirectory:
             Catalogue.SERVER_FULL, f"every node of the cluster is at its limit{tried}",
             hint="retry later, end a stream (DELETE its WHIP session) or add a node; each "
             "node's limit is its LIVETAPE_MAX_PUBLICATIONS")
+
+    def _pending(self, entries: Sequence[NodeEntry]) -> dict[str, int]:
+        """Publishers placed on each node after its entry was written (not in it yet)."""
+        seen = {e.node_id: e.seen_at for e in entries}
+        oldest = min(seen.values(), default=datetime.now(UTC))
+        self._placed = [(n, at) for n, at in self._placed if at > oldest]
+        pending: dict[str, int] = {}
+        for node_id, at in self._placed:
+            if node_id in seen and at > seen[node_id]:
+                pending[node_id] = pending.get(node_id, 0) + 1
+        return pending
 
     async def trickle(self, request: TrickleRequest) -> int:
         node_id, local = split_publication(request.publication_id)
