@@ -46,9 +46,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool,
     # the server is media process 0; no validation here: one control plane on SQLite is fine
     children = MediaProcesses(settings, nats_url)  # each takes its slice of these settings
     settings = media_settings(settings, 0).model_copy(update={"nats_url": nats_url})
-    # uvicorn raises the SIGTERM it caught again once it stopped: ignored, so the media
-    # processes and the private NATS are stopped below, in order
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    # uvicorn raises the SIGTERM it caught again once it stopped (and one may come before
+    # it listens): an exit that runs the finally below, which stops the media processes and
+    # the private NATS in order
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     children.start()
     click.echo(f"{settings.media_processes} media processes (the server and pids "
                f"{', '.join(map(str, children.pids)) or 'starting'}), NATS at {nats_url}",
@@ -59,6 +60,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool,
         children.stop()
         if private is not None:
             private.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _serve(settings: Settings, demo: bool) -> None:

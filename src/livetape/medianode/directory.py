@@ -21,6 +21,7 @@ the client of its own node with the events sink, and the clients of the other no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -118,16 +119,19 @@ class NodeDirectory:
         refusals: list[str] = []
         entries = await self._nodes()
         for entry in placement(entries, self._pending(entries)):
+            reserved = (entry.node_id, datetime.now(UTC))  # before the await: concurrent
+            self._placed.append(reserved)  # offers see it and go elsewhere
             try:
                 answer = await self.client(entry.node_id).publish(offer)
-            except LivetapeError as exc:
-                if exc.kind not in _PASS_ON:
+            except BaseException as exc:
+                with contextlib.suppress(ValueError):
+                    self._placed.remove(reserved)
+                if not isinstance(exc, LivetapeError) or exc.kind not in _PASS_ON:
                     raise
                 log.info("node %s refused a publisher (%s); trying the next", entry.node_id,
                          exc.detail)
                 refusals.append(f"{entry.node_id}: {exc.kind.name}")
                 continue
-            self._placed.append((entry.node_id, datetime.now(UTC)))
             log.info("publisher %s/%s/%s placed on node %s", offer.room_id, offer.user_id,
                      offer.src_type, entry.node_id)
             return answer.model_copy(update={
