@@ -1,11 +1,14 @@
 """``livetape serve --media-processes 2`` (LIVETAPE_MEDIA_PROCESSES) on SQLite, with its private
 nats-server: publishers spread over both media processes, recordings through the one HTTP port
-land decodable files from both, each process has its own ICE UDP port with the receive buffer
+land decodable files from both (also from a media process killed with -9 mid-recording, which
+is started again), each process has its own ICE UDP port with the receive buffer
 asked for, the drops counters read, and kill -9 of the server leaves no child behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -100,6 +103,13 @@ async def test_two_media_processes(tmp_path: Path) -> None:
                 await api.start_recording(ROOM, f"rec-{user}", user_id=user)
             await wait_for(lambda: _listed(server, 2, publications=1), timeout=30)
             await wait_for(lambda: _written(api), timeout=30)
+            await asyncio.sleep(2)  # a few fragments on disk
+
+            # kill -9 of the media process: it is started again; the recording it ran still
+            # lands what reached the disk when it is stopped
+            began = _started_at(server, child)
+            os.kill(media_child, signal.SIGKILL)
+            await wait_for(lambda: _restarted(server, child, began), timeout=30)
             for user, publisher in publishers.items():
                 file_ids = await api.stop_recording(ROOM, user_id=user)
                 assert file_ids, user
@@ -109,6 +119,7 @@ async def test_two_media_processes(tmp_path: Path) -> None:
                 with av.open(str(got)) as container:  # a real MP4 that decodes
                     assert sum(1 for _ in container.decode(video=0)) > 10
 
+        children = server.children()
         server.kill()  # kill -9: the media process and the private NATS go too
         deadline = time.monotonic() + 20
         while any(alive(pid) for pid in children) and time.monotonic() < deadline:
@@ -122,6 +133,15 @@ async def _listed(server: LiveServer, count: int, publications: int = 0) -> bool
     found = nodes(server)
     return len(found) == count and all(int(str(n["publications"])) >= publications
                                        for n in found)
+
+
+def _started_at(server: LiveServer, node_id: str) -> object:
+    return next(n["started_at"] for n in nodes(server) if n["node_id"] == node_id)
+
+
+async def _restarted(server: LiveServer, node_id: str, began: object) -> bool:
+    """A new process serves ``node_id`` (its registry entry is a new one)."""
+    return _started_at(server, node_id) != began
 
 
 async def _written(api: LivetapeClient) -> bool:

@@ -215,6 +215,7 @@ class RecordingService:
 
     async def _do_end(self, active: _Active, reason: str) -> str:
         recording = active.recording
+        gone = False  # no recorder answered for it (its media process crashed)
         try:
             # the node's reason wins when the recorder was already ending by itself
             reason = (await self._node.stop_recording(recording.recording_id, reason)).reason
@@ -223,12 +224,15 @@ class RecordingService:
                 raise
             log.warning("recording %s: the media node runs no recorder for it",
                         recording.recording_id)
+            gone = True
             async with self._sessions() as session:  # in a cluster, the node's control
                 row = await session.get(Recording, recording.recording_id)  # plane may
             if row is not None and row.state == "ended" and row.end_reason:  # have ended it
                 reason = row.end_reason
         if active.finalizers:
             await asyncio.gather(*active.finalizers.values(), return_exceptions=True)
+        if gone:  # what the gone recorder wrote and never closed lands all the same
+            await self.segments.finalize_left(recording)
         await self._mark_ended(recording.recording_id, reason)
         key = (recording.app_id, recording.room_id, recording.user_id, recording.src_type)
         if self._active.get(key) is active:

@@ -95,13 +95,19 @@ class SegmentLedger:
                                             Recording.node_id.is_(None)))
             ))
         for recording in open_recordings:
-            async with self._sessions() as session:
-                segments = list(await session.scalars(
-                    select(Segment).where(Segment.recording_id == recording.recording_id,
-                                          Segment.state == "writing").order_by(Segment.seq)
-                ))
-            for segment in segments:
-                await self.finalize(recording, segment.seq, Path(segment.part_path))
+            count = await self.finalize_left(recording)
             log.warning("recording %s recovered after a crash (%d segments)",
-                        recording.recording_id, len(segments))
+                        recording.recording_id, count)
         return [r.recording_id for r in open_recordings]
+
+    async def finalize_left(self, recording: Recording) -> int:
+        """Finalize the segments of ``recording`` still ``writing`` whose recorder is gone (a
+        crash: of the server, or of the media process that ran it); returns how many."""
+        async with self._sessions() as session:
+            segments = list(await session.scalars(
+                select(Segment).where(Segment.recording_id == recording.recording_id,
+                                      Segment.state == "writing").order_by(Segment.seq)
+            ))
+        for segment in segments:
+            await self.finalize(recording, segment.seq, Path(segment.part_path))
+        return len(segments)
