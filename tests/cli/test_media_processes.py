@@ -19,8 +19,10 @@ import httpx
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
+from livetape.config import Settings
+from livetape.medianode.media_layout import media_node_ids, media_settings
 from livetape_harness.flow import download, files_of, wait_for
-from livetape_harness.server import LiveServer, udp_ports_of
+from livetape_harness.server import LiveServer, serve_once, udp_ports_of
 
 OPERATOR_KEY = "operator-key-of-the-media-process-test"
 ROOM = "room-1"
@@ -151,3 +153,21 @@ async def _written(api: LivetapeClient) -> bool:
     views = [await api.get_recording(r["recording_id"]) for r in running]
     return len(views) == 2 and all(int(v.get("written", {}).get("video", 0)) > 0
                                    for v in views)
+
+
+def test_port_slices_and_names() -> None:
+    """Each media process's own ports and node id (the server is process 0)."""
+    settings = Settings(node_id="box", media_processes=3, ice_udp_ports=(50000, 50010))
+    assert [media_settings(settings, i).ice_udp_ports for i in range(3)] == [
+        (50000, 50002), (50003, 50005), (50006, 50010)]
+    assert media_node_ids(settings) == ["box-m1", "box-m2"]
+    shared = Settings(node_id="box", media_processes=2, ice_udp_port=7881)
+    assert [media_settings(shared, i).ice_udp_port for i in range(2)] == [7881, 7882]
+    assert media_settings(shared, 1).node_id == "box-m1"
+
+
+def test_a_range_too_small_stops_start_up(tmp_path: Path) -> None:
+    done = serve_once(tmp_path, LIVETAPE_MEDIA_PROCESSES="3", LIVETAPE_ICE_UDP_PORTS="50000-50001")
+    assert done.returncode != 0
+    assert "fewer ports than LIVETAPE_MEDIA_PROCESSES (3)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
