@@ -74,8 +74,8 @@ async def test_two_media_processes(tmp_path: Path) -> None:
         "LIVETAPE_MEDIA_PROCESSES": "2", "LIVETAPE_ICE_UDP_PORT": str(port),
         "LIVETAPE_UDP_RECEIVE_BUFFER_BYTES": str(BUFFER), "LIVETAPE_OPERATOR_KEY": OPERATOR_KEY,
         "LIVETAPE_JOB_WORKERS": "0", "LIVETAPE_PREROLL_SECONDS": "2"})
-    server.start()
     try:
+        server.start()
         assert server.process is not None
         await wait_for(lambda: _listed(server, 2), timeout=30)
         parent, child = sorted(str(n["node_id"]) for n in nodes(server))
