@@ -9,13 +9,16 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
 import httpx
+import pytest
 
 from livetape_harness.certs import self_signed
-from livetape_harness.server import free_port
+from livetape_harness.server import LiveServer, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -82,3 +85,28 @@ def start_example(prefix: Path, livetape_port: int, storage: Path, timeout: floa
             process.wait()
             raise RuntimeError("nginx did not start: " + (prefix / "error.log").read_text())
         time.sleep(0.1)
+
+
+def require_nginx() -> None:
+    """Skip the test without Debian's nginx (fail it when the clients are required)."""
+    if Path(NGINX).exists():
+        return
+    if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
+        pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
+    pytest.skip("nginx is not installed (make install-test installs it)")
+
+
+@contextmanager
+def example_in_front(server: LiveServer, prefix: Path,
+                     secure_link_secret: str = "secure-link-secret-unused"
+                     ) -> Iterator[tuple[str, str]]:
+    """:func:`start_example` before ``server`` (its own storage folder) for the ``with``
+    block: yields (the https URL, the certificate's path); nginx stops at the end."""
+    require_nginx()
+    process, url, cert = start_example(prefix, server.port, server.data_dir.resolve() / "storage",
+                                       secure_link_secret=secure_link_secret)
+    try:
+        yield url, cert
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

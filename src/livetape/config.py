@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -230,6 +231,18 @@ class Settings(NetworkSettings):
         "storage_cny_per_gb_day, traffic_tiers [{up_to_gb, cny_per_gb}], "
         "transcode_cny_per_minute {sd, hd, fhd, 2k, 4k}, "
         "package_storage_cny_per_gb_month, package_traffic_cny_per_gb.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or one JSON object per line with the request "
+        "id, app id, room and recording id where known.",
+    )
+    metrics_token: str | None = Field(
+        None, min_length=16, description="Bearer token /metrics asks for; unset, /metrics "
+        "answers only requests from loopback.",
+    )
+    ready_timeout_seconds: float = Field(
+        2.0, gt=0, description="How long each /readyz check (database, storage, NATS) may take "
+        "before it counts as failed.",
     )
     operator_key: str | None = Field(
         None, min_length=16, description="Bearer key of the operator API (/v1/operator: "

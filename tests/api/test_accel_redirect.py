@@ -7,7 +7,6 @@ and the traffic counted as if livetape had sent the bytes."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -32,19 +31,11 @@ ORIGIN = {"Origin": "https://player.example"}
 @pytest.fixture
 def accel(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveServer, str, str]]:
     """livetape in X-Accel-Redirect mode and nginx before it: (server, proxy URL, cert)."""
-    if not Path(nginx.NGINX).exists():
-        if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
-            pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
-        pytest.skip("nginx is not installed (make install-test installs it)")
+    nginx.require_nginx()
     server = start_server(trusted_proxies="127.0.0.1", accel_redirect="/internal/",
                           hls_segment_seconds=1, usage_flush_seconds=0.2, auto_cover="false")
-    process, url, cert = nginx.start_example(tmp_path / "nginx", server.port,
-                                             server.data_dir.resolve() / "storage")
-    try:
+    with nginx.example_in_front(server, tmp_path / "nginx") as (url, cert):
         yield server, url, cert
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def stored(server: LiveServer, url: str) -> Path:

@@ -5,7 +5,6 @@ through the proxy (Debian's nginx, run as this user by the test)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,18 +22,9 @@ from livetape_harness.server import LiveServer, ServerFactory
 @pytest.fixture
 def proxied(start_server: ServerFactory, tmp_path: Path) -> Iterator[tuple[LiveServer, str, str]]:
     """A livetape server and nginx before it; yields (server, proxy URL, certificate)."""
-    if not Path(nginx.NGINX).exists():
-        if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
-            pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
-        pytest.skip("nginx is not installed (make install-test installs it)")
     server = start_server(trusted_proxies="127.0.0.1")
-    process, url, cert = nginx.start_example(tmp_path / "nginx", server.port,
-                                             server.data_dir.resolve() / "storage")
-    try:
+    with nginx.example_in_front(server, tmp_path / "nginx") as (url, cert):
         yield server, url, cert
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_everything_works_through_nginx(

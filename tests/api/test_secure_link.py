@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,21 +35,12 @@ ORIGIN = {"Origin": "https://player.example"}
 def linked(start_server: ServerFactory,
            tmp_path: Path) -> Iterator[tuple[LiveServer, str, str]]:
     """livetape in secure_link mode and nginx before it: (server, proxy URL, cert)."""
-    if not Path(nginx.NGINX).exists():
-        if os.environ.get("LIVETAPE_TEST_REQUIRE_CLIENTS") == "1":
-            pytest.fail("nginx is not installed but LIVETAPE_TEST_REQUIRE_CLIENTS=1")
-        pytest.skip("nginx is not installed (make install-test installs it)")
+    nginx.require_nginx()
     server = start_server(trusted_proxies="127.0.0.1", nginx_secure_link_secret=SECRET,
                           nginx_secure_link_seconds=60, usage_flush_seconds=0.2,
                           auto_cover="false")
-    process, url, cert = nginx.start_example(tmp_path / "nginx", server.port,
-                                             server.data_dir.resolve() / "storage",
-                                             secure_link_secret=SECRET)
-    try:
+    with nginx.example_in_front(server, tmp_path / "nginx", SECRET) as (url, cert):
         yield server, url, cert
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def link(path: str, expires: int, secret: str = SECRET) -> str:

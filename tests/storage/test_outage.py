@@ -158,8 +158,19 @@ async def test_a_server_killed_with_a_full_spool_uploads_after_restart(
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         async with publishing(server, media, loop=True):
             await api.start_recording("room-1", "crash", user_id="alice")
-            await wait_for(lambda: files_of(api, "crash"), timeout=30)
+
+            async def one_stored() -> list[dict[str, Any]]:
+                return [f for f in await files_of(api, "crash")
+                        if f["status_reason"] != UPLOAD_PENDING]
+
+            first = (await wait_for(one_stored, timeout=30))[0]["file_id"]
             store.kill()
+            # deleted while the store is away: its objects go once the store is back, even
+            # though the server is killed before then
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                gone = await http.delete(f"/v1/vod/files/{first}",
+                                         headers={"Authorization": f"Bearer {server.secret_key}"})
+            assert gone.status_code in (200, 204), gone.text
             async def three_waiting() -> bool:
                 return len(spooled(server)) >= 3
 
@@ -171,7 +182,12 @@ async def test_a_server_killed_with_a_full_spool_uploads_after_restart(
         files = await wait_for(lambda: all_landed(api, server, "crash"), timeout=120,
                                interval=1)
     stored = bucket(store, "killed")
+    async def first_deleted() -> bool:
+        return f"{server.app_id}/{first}/f0.mp4" not in bucket(store, "killed")
+
+    await wait_for(first_deleted, timeout=60, interval=1)
+    stored = bucket(store, "killed")
     assert set(stored) == {f"{server.app_id}/{f['file_id']}/f0.mp4" for f in files}
     for key, digest in seen.items():
         assert stored[key] == digest, key
-    assert "resuming" in server.log_text()
+    assert "resuming the deletion" in server.log_text()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from livetape import log_context
 from livetape.api.openapi import raises
 from livetape.auth.apps import AppService, Identity
 from livetape.auth.console_sessions import ConsoleSessions
@@ -22,6 +23,8 @@ from livetape.jobs.processing_service import ProcessingService
 from livetape.jobs.queue import JobQueue
 from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
+from livetape.monitoring.readiness import ReadinessChecks
+from livetape.monitoring.scrape import Scraper
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
 from livetape.recording.recording_service import RecordingService
@@ -47,6 +50,8 @@ class Services:
     balances: Balances
     plans: PlanBook
     biller: Biller
+    scraper: Scraper
+    readiness: ReadinessChecks
     cluster: ClusterMembership | None = None  # LIVETAPE_NATS_URL set: this node's part
 
 
@@ -87,8 +92,17 @@ async def identity(request: Request) -> Identity:
                                 f"a console session needs the {CONSOLE_HEADER}: 1 header",
                                 hint="call the API from the console's own page, or send "
                                 "'Authorization: Bearer <secret_key>'")
-        return await console_sessions(request).verify(session)
-    return await services(request).apps.authenticate(token)
+        who = await console_sessions(request).verify(session)
+    else:
+        who = await services(request).apps.authenticate(token)
+    log_context.bind(app_id=who.app_id)  # on the request's log lines from here on
+    return who
+
+
+async def log_fields(request: Request) -> None:
+    """Every route: its room and recording (path parameters) on the request's log lines."""
+    params = request.path_params
+    log_context.bind(room_id=params.get("room_id"), recording_id=params.get("recording_id"))
 
 
 @raises(Catalogue.UNAUTHORIZED)

@@ -6,9 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -16,16 +15,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from livetape import __version__
-from livetape.api.deps import Services
+from livetape.api.deps import Services, log_fields
 from livetape.api.guard import NulGuard
 from livetape.api.limits import BodyLimitMiddleware, BodyTooLarge, Limit, too_large
 from livetape.api.openapi import document
+from livetape.api.request_context import RequestContext
 from livetape.api.routes import (
     app_settings,
     billing,
     classes,
     console,
     ice,
+    monitoring,
     nodes,
     processing,
     record,
@@ -57,6 +58,9 @@ from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
 from livetape.medianode.media_layout import media_node_ids
 from livetape.medianode.service import NodeService
+from livetape.metrics import Metrics
+from livetape.monitoring.readiness import ReadinessChecks
+from livetape.monitoring.scrape import Scraper
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
@@ -103,6 +107,7 @@ def _on_notices(cluster: ClusterMembership, lookup: MediaLookup,
 def create_app(config: Settings) -> FastAPI:
     """A livetape server for ``config``; nothing starts until the lifespan runs."""
     traffic = TrafficMeter()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,7 +123,8 @@ def create_app(config: Settings) -> FastAPI:
         # the seam: everything live goes through it; in a cluster, this node's media node
         # is served over NATS and the control plane reaches every node through a directory
         node = InProcessMediaNode(config, node_id=config.resolved_node_id()
-                                  if config.nats_url else "local")
+                                  if config.nats_url else "local",
+                                  on_recording_started=metrics.recording_start_seconds.observe)
         cluster = _membership(config, node)
         media: MediaNode = node
         served: NodeService | None = None
@@ -135,7 +141,8 @@ def create_app(config: Settings) -> FastAPI:
         admission = RecordingAdmission(config, apps, balances, classes)
         processing = ProcessingService(config, library, jobs, apps)
         recordings = RecordingService(config, db.sessions, media, library, admission,
-                                      landed=processing.landed)
+                                      landed=processing.landed,
+                                      on_finalized=metrics.segment_finalize_seconds.observe)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         media_children = media_node_ids(config)  # LIVETAPE_MEDIA_PROCESSES - 1 (cli starts them)
@@ -149,10 +156,21 @@ def create_app(config: Settings) -> FastAPI:
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
+        scraper = Scraper(db.sessions, node.totals,
+                          spool_folder=spool.folder if spool is not None else None,
+                          udp_drops=node.udp_drops)
+
+        async def live_publications() -> int:
+            return sum(node.live_rooms().values())
+
+        readiness = ReadinessChecks(
+            db.sessions, storage, timeout=config.ready_timeout_seconds,
+            publications=live_publications, max_publications=config.max_publications,
+            nats_connected=(lambda: cluster.connection.connected) if cluster else None)
         app.state.services = Services(
             config, db, apps, room_service, recordings, library, classes, jobs,
             processing, ice_credentials, lookup, playback, balances, plans,
-            biller, cluster,
+            biller, scraper, readiness, cluster,
         )
         if cluster is not None:
             _on_notices(cluster, lookup, node)
@@ -197,6 +215,7 @@ def create_app(config: Settings) -> FastAPI:
 
     app = FastAPI(
         title="livetape", version=__version__, lifespan=lifespan,
+        dependencies=[Depends(log_fields)],  # the room and recording on the log lines
         description="Recording for interactive live video: WHIP in, MP4 out, a VOD library.",
     )
     document(app)
@@ -213,8 +232,11 @@ def create_app(config: Settings) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length"],
+        expose_headers=["Location", "ETag", "Content-Range", "Accept-Ranges", "Content-Length",
+                        "X-Request-Id"],
     )
+    app.add_middleware(RequestContext, metrics=metrics)  # outermost: every answer counted
+    app.state.metrics = metrics
 
     @app.exception_handler(LivetapeError)
     async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
@@ -250,20 +272,7 @@ def create_app(config: Settings) -> FastAPI:
         error = LivetapeError(Catalogue.INTERNAL_ERROR, type(exc).__name__)
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Alive; in a cluster, also this node's id and whether NATS is connected now (the
-        node keeps serving without it: the answer stays 200)."""
-        found: dict[str, Any] = {"status": "ok", "version": __version__}
-        services = getattr(request.app.state, "services", None)
-        if services is not None and services.cluster is not None:
-            found["cluster"] = services.cluster.health()
-        media_stats = getattr(request.app.state, "media_stats", None)
-        if media_stats is not None:  # this process's media sockets (see udp_stats.py)
-            found["media"] = media_stats()
-        return found
-
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, web, console):
+                   billing, nodes, monitoring, web, console):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from livetape import log_context
 from livetape.cli.options import DATA_DIR, settings_from, with_apps
 from livetape.config import Settings
 
@@ -72,6 +73,8 @@ def _serve(settings: Settings, demo: bool) -> None:
     from livetape.api.factory import create_app
 
     logging.getLogger("livetape").setLevel(logging.INFO)
+    if settings.log_format == "json":  # uvicorn's lines too (it then configures no logging)
+        log_context.configure("json", logging.getLogger().level)
     scheme = "https" if settings.tls_cert else "http"
     url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
     if demo:
@@ -85,6 +88,7 @@ def _serve(settings: Settings, demo: bool) -> None:
     # uvicorn's own proxy_headers would believe them from 127.0.0.1 (or FORWARDED_ALLOW_IPS)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", lifespan="on", loop="uvloop", proxy_headers=False,
+                log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
                 ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
 
 
@@ -147,6 +151,8 @@ def worker(data_dir: str | None, parent_pid: int | None) -> None:
 
     logging.getLogger("livetape").setLevel(logging.INFO)
     settings = settings_from(data_dir)
+    if settings.log_format == "json":
+        log_context.configure("json", logging.getLogger().level)
     if parent_pid is None:  # the server's own workers: it checked (and an outage restarts none)
         settings = check_storage(settings)
     asyncio.run(run_worker(settings, parent_pid=parent_pid))

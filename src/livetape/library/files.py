@@ -153,15 +153,19 @@ class Library:
     async def search(
         self, app_id: str, query: FileQuery, page_no: int, page_size: int
     ) -> tuple[int, list[VodFile]]:
-        """DescribeVodInfo (and play info's name search): one page and the total count."""
+        """DescribeVodInfo (and play info's name search): one page and the total count, read
+        in one query (a window count), so both agree while files land or go."""
         where = query.where(app_id)
         async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(VodFile).where(*where))
-            rows = await session.scalars(
-                select(VodFile).where(*where).order_by(*query.order())
+            page = (await session.execute(
+                select(VodFile, func.count().over()).where(*where).order_by(*query.order())
                 .offset((page_no - 1) * page_size).limit(page_size)
-            )
-            return int(total or 0), list(rows)
+            )).all()
+            if page:
+                return int(page[0][1]), [row for row, _ in page]
+            # past the last page: only the count is left to tell
+            total = await session.scalar(select(func.count()).select_from(VodFile).where(*where))
+            return int(total or 0), []
 
     async def modify(self, app_id: str, file_id: str, update: FileUpdate) -> VodFile:
         """ModifyVodInfo: only the fields given change (checked: :mod:`file_changes`); a new

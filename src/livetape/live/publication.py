@@ -109,6 +109,10 @@ class Publication:
         self._tasks: set[asyncio.Future[None]] = set()
         self._on_end: list[Callable[[Publication], Awaitable[None]]] = []
         self._closed = False
+        # what came in, for the node's metrics: frames and their bytes by kind
+        self.frames_received = {"audio": 0, "video": 0}
+        self.bytes_received = {"audio": 0, "video": 0}
+        self._packets_at_close: int | None = None
 
     # negotiation -------------------------------------------------------------------------
 
@@ -186,6 +190,8 @@ class Publication:
         clock.observe(frame.timestamp)
         codec = self._codecs[kind]
         self._last_heard = now = time.monotonic()
+        self.frames_received[kind] += 1
+        self.bytes_received[kind] += len(frame.data)
         sample = Sample(
             kind, codec, frame.data, frame.timestamp, clock.clock_rate,
             is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
@@ -251,6 +257,7 @@ class Publication:
         self._closed = True
         self.end_reason = reason
         log.info("publication %s closed: %s", self.publication_id, reason)
+        self._packets_at_close = await self.packets_received()
         await self._pc.close()
         self.preroll.clear()
         for callback in self._on_end:
@@ -262,3 +269,18 @@ class Publication:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    async def packets_received(self) -> int:
+        """RTP packets received on every track so far (aiortc's receiver statistics; kept
+        as they were at close)."""
+        if self._packets_at_close is not None:
+            return self._packets_at_close
+        total = 0
+        for receiver in list(self._receivers.values()):
+            try:
+                report = await receiver.getStats()
+            except Exception:  # a transport torn down meanwhile has no statistics left
+                continue
+            total += sum(getattr(s, "packetsReceived", 0) for s in report.values()
+                         if s.type == "inbound-rtp")
+        return total

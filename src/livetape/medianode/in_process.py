@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livetape import log_context
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.ice_network import IceNetwork, IcePlan
@@ -23,6 +26,7 @@ from livetape.live.registry import RoomRegistry
 from livetape.live.trickle import IceRestart, parse_sdpfrag
 from livetape.medianode.interface import (
     LiveStream,
+    NodeTotals,
     PublishAnswer,
     PublishOffer,
     RecorderStart,
@@ -32,6 +36,7 @@ from livetape.medianode.interface import (
     RecordingEvents,
     TrickleRequest,
 )
+from livetape.medianode.tally import NodeTally
 from livetape.recorder.controller import Limits, RecordingController
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,7 @@ class _Recorder:
     controller: RecordingController = field(init=False)
     segments: int = 0
     finishing: asyncio.Future[str] | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class _RecorderEvents:
@@ -58,6 +64,8 @@ class _RecorderEvents:
 
     async def segment_opened(self, seq: int, part: Path) -> None:
         self._recorder.segments += 1
+        if self._recorder.segments == 1 and self._node.on_recording_started is not None:
+            self._node.on_recording_started(time.monotonic() - self._recorder.started_at)
         await self._node.events.segment_opened(self._id, seq, str(part))
 
     async def segment_closed(self, seq: int, part: Path) -> None:
@@ -68,9 +76,14 @@ class _RecorderEvents:
 
 
 class InProcessMediaNode:
-    def __init__(self, settings: Settings, node_id: str = "local") -> None:
+    def __init__(self, settings: Settings, node_id: str = "local", *,
+                 on_recording_started: Callable[[float], None] | None = None) -> None:
+        """``on_recording_started``: told, for each recording, the seconds from its start
+        to its first file opened (its first frame written)."""
         self._settings = settings
         self._node_id = node_id
+        self.on_recording_started = on_recording_started
+        self._tally = NodeTally()
         self._registry = RoomRegistry()
         self._liveness = Liveness(settings.connect_timeout_seconds,
                                   settings.disconnect_grace_seconds)
@@ -229,6 +242,7 @@ class InProcessMediaNode:
 
     async def _on_publication_end(self, publication: Publication) -> None:
         self._registry.remove(publication)
+        await self._tally.publication_ended(publication)
         end = publication.end_reason or ""
         reason = end if end in _PASSED_ON else "publisher_left"
         for recorder in list(self._recorders.values()):
@@ -256,7 +270,10 @@ class InProcessMediaNode:
             events=_RecorderEvents(self, recorder),
         )
         self._recorders[start.recording_id] = recorder
-        await recorder.controller.start()
+        # the recorder's tasks log with the recording's app, room and id
+        with log_context.bound(app_id=start.app_id, room_id=start.room_id,
+                               recording_id=start.recording_id):
+            await recorder.controller.start()
         return RecorderStarted(recording_id=start.recording_id, node_id=self._node_id)
 
     async def stop_recording(self, recording_id: str,
@@ -304,3 +321,9 @@ class InProcessMediaNode:
     def _forget(self, recorder: _Recorder) -> None:
         if self._recorders.get(recorder.start.recording_id) is recorder:
             del self._recorders[recorder.start.recording_id]
+            self._tally.recorder_ended(recorder.controller)
+
+    async def totals(self) -> NodeTotals:
+        """What this node took in and wrote since it started, the live ones included."""
+        return await self._tally.totals(self._registry.all_publications(),
+                                        [r.controller for r in self._recorders.values()])

@@ -102,6 +102,17 @@ class RecorderStats(Message):
     dropped: int = Field(description="damaged video frames left out")
 
 
+class NodeTotals(Message):
+    """What a media node took in and wrote since it started (its process's metrics)."""
+
+    publications: int = Field(description="live now")
+    recordings: int = Field(description="running now")
+    rtp_packets: int = Field(description="RTP packets received")
+    media_bytes: dict[str, int] = Field(description="depacketized media bytes, by kind")
+    frames_written: dict[str, int] = Field(description="frames written to files, by kind")
+    frames_dropped: int = Field(description="damaged video frames left out")
+
+
 class RecordingEvents(Protocol):
     """What a node reports to the control plane about the recordings it runs.
 

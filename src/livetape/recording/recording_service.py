@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,12 +89,13 @@ class RecordingService:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], node: MediaNode,
         library: Library, admission: RecordingAdmission, *, landed: Landed,
+        on_finalized: Callable[[float], None] | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._node = node
         self._admission = admission
-        self.segments = SegmentLedger(sessions, library, landed)
+        self.segments = SegmentLedger(sessions, library, landed, on_finalized)
         self.events = _NodeEvents(self)  # handed to the media node when it starts
         self._active: dict[tuple[str, str, str, str], _Active] = {}
         # one lock per stream while requests for it are in flight (then dropped)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,10 +31,13 @@ Landed = Callable[[Provenance, str, MediaInfo], Awaitable[None]]
 
 class SegmentLedger:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], library: Library,
-                 landed: Landed) -> None:
+                 landed: Landed, on_finalized: Callable[[float], None] | None = None) -> None:
+        """``on_finalized``: told the seconds each segment took from its close to its file
+        in the library."""
         self._sessions = sessions
         self._library = library
         self._landed = landed
+        self._on_finalized = on_finalized
 
     async def opened(self, recording: Recording, seq: int, part: Path) -> None:
         async with self._sessions() as session, session.begin():
@@ -43,6 +47,7 @@ class SegmentLedger:
     async def finalize(self, recording: Recording, seq: int, part: Path) -> None:
         """fMP4 part -> standard MP4 -> library. On failure the part is kept on disk."""
         final = part.with_name(part.name.replace(".part.mp4", ".mp4"))
+        began = time.monotonic()
         try:
             if await self._library.discard_unstored(recording.recording_id, seq):
                 log.warning("recording %s segment %d: dropped a half-stored copy from before "
@@ -62,6 +67,8 @@ class SegmentLedger:
             await self._landed(source, file_id, info)
             await self._set(recording.recording_id, seq, "done", file_id)
             await asyncio.to_thread(part.unlink, missing_ok=True)
+            if self._on_finalized is not None:
+                self._on_finalized(time.monotonic() - began)
             log.info("recording %s segment %d -> file %s (%.2f s)", recording.recording_id,
                      seq, file_id, info.duration)
         except Exception:

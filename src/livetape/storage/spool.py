@@ -10,13 +10,16 @@ non-empty spool (a crash, kill -9, or a shutdown during an outage) resumes those
 
 While an object waits it is served, and read by processing jobs, from the spool:
 :class:`SpooledStorage` is the store as seen through it. Deleting a file while its upload
-runs removes the object again once the upload ends, so nothing is left behind.
+runs removes the object again once the upload ends, so nothing is left behind. Deleting
+while the store is away deletes the store's objects once it is back: the prefix waits in
+``<spool>-deletes/`` (one small file each), so a restart in between still deletes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,6 +44,8 @@ class Spool:
     def __init__(self, folder: Path, remote: Storage, *, retry_seconds: float = 1.0,
                  retry_max_seconds: float = 60.0) -> None:
         self.folder = folder
+        # prefixes to delete once the store is back (outside the folder: never uploaded)
+        self.deletes_folder = folder.with_name(folder.name + "-deletes")
         self._remote = remote
         self._retry = (retry_seconds, retry_max_seconds)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -82,6 +87,10 @@ class Spool:
             log.warning("spool: resuming %d upload(s) left by a previous run", len(left))
         for key in left:
             self._enqueue(key)
+        for marker in sorted(self.deletes_folder.glob("*.prefix")):
+            prefix = marker.read_text(encoding="utf-8")
+            log.warning("spool: resuming the deletion of the store's objects under %s", prefix)
+            self._delete_when_back(prefix, marker)
         self._task = asyncio.create_task(self._run(), name="spool uploader")
 
     async def stop(self) -> None:
@@ -117,11 +126,19 @@ class Spool:
 
     def delete_later(self, prefix: str) -> None:
         """Delete the store's objects under ``prefix`` once it answers again (it failed
-        now), retried with the uploads' backoff while this process runs."""
+        now), retried with the uploads' backoff; written down first, so a restart resumes it."""
+        name = hashlib.sha256(prefix.encode()).hexdigest()[:32]
+        marker = self.deletes_folder / f"{name}.prefix"
+        self.deletes_folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(prefix, encoding="utf-8")
+        self._delete_when_back(prefix, marker)
+
+    def _delete_when_back(self, prefix: str, marker: Path) -> None:
         async def delete() -> None:
             async for attempt in self._retrying(f"deleting {prefix}"):
                 with attempt:
                     await self._remote.delete_prefix(prefix)
+            await asyncio.to_thread(marker.unlink, missing_ok=True)
             log.info("spool: the store's objects under %s deleted", prefix)
 
         task = asyncio.create_task(delete(), name=f"spool delete {prefix}")
