@@ -154,15 +154,21 @@ class Bench:
         if not self.args.skip_mediarecorder:
             for n in self.args.mediarecorder_n:
                 await self.attempt(f"MediaRecorder N={n}", partial(run_mediarecorder, self.cfg, n))
+        # each N with every media process count in turn, so both see the same host load
+        held: dict[int, dict[int, bool]] = {m: {} for m in self.args.media_processes}
+        for n in ns:
+            for m in self.args.media_processes:
+                held[m][n] = await self.at(n, m)
+        for _ in range(self.args.auto_probes if auto else 0):
+            probes = {m: _next_probe(held[m]) for m in self.args.media_processes}
+            if all(n is None for n in probes.values()):
+                break
+            for m, n in probes.items():
+                if n is not None:
+                    held[m][n] = await self.at(n, m)
         verdicts = []
         for m in self.args.media_processes:
-            held = {n: await self.at(n, m) for n in ns}
-            for _ in range(self.args.auto_probes if auto else 0):
-                n = _next_probe(held)
-                if n is None:
-                    break
-                held[n] = await self.at(n, m)
-            good = [n for n, ok in held.items() if ok]
+            good = [n for n, ok in held[m].items() if ok]
             verdicts.append(f"largest N held with {m} media process(es): {max(good)}" if good
                             else f"with {m} media process(es), livetape held at no N run")
         self.verdict = "\n".join(verdicts) + (
