@@ -116,9 +116,12 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         drops = udp_receive_drops()
         await gen.publish([(api.whip_url(ROOM), token) for token in tokens])
         base, rec_ids = {}, []
-        for i, user in enumerate(users):  # sent-before-start, per stream, just before it
-            base[i] = (await gen.sent(i))[i]
+        for i, user in enumerate(users):  # sent-before-start, per stream, once it started:
+            # a start that takes longer than a GOP (through NATS, on a loaded host) would
+            # otherwise count the frames before its key frame as lost; a frame lost later is
+            # still a gap inside the file (count.missing) or short of what was sent
             rec_ids.append(await api.start_recording(ROOM, f"bench-{user}", user_id=user))
+            base[i] = (await gen.sent(i))[i]
         late = await _wait_first_frames(api, rec_ids)
         await asyncio.sleep(cfg.warmup)
         spy = asyncio.create_task(record(pid, cfg.seconds, data_dir / "pyspy.raw")) \
