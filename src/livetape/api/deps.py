@@ -29,6 +29,8 @@ from livetape.playback.lookup import MediaLookup
 from livetape.playback.playback_service import PlaybackService
 from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
+from livetape.tencent.dialect import TencentDialect
+from livetape.tencent.legacy import LegacyDialect
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Services:
     scraper: Scraper
     readiness: ReadinessChecks
     cluster: ClusterMembership | None = None  # LIVETAPE_NATS_URL set: this node's part
+    tencent: TencentDialect | None = None  # the original's API 3.0 (POST / with X-TC-Action)
+    tencent_v2: LegacyDialect | None = None  # its 2017 DescribeVodPlayInfo (/v2/index.php)
 
 
 CONSOLE_COOKIE = "livetape_console"  # the web console's session (HttpOnly, SameSite=Strict)

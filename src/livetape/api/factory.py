@@ -32,6 +32,7 @@ from livetape.api.routes import (
     record,
     rooms,
     serving,
+    tencent_cloud,
     vod,
     web,
     whip,
@@ -44,6 +45,8 @@ from livetape.billing.plans import PlanBook
 from livetape.billing.traffic import TrafficMeter, TrafficMiddleware
 from livetape.cluster.membership import ClusterMembership
 from livetape.cluster.registry import NodeLoad
+from livetape.cluster.slots import PublicationSlots
+from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.db.session import Database
 from livetape.errors import Catalogue, LivetapeError
@@ -71,6 +74,9 @@ from livetape.recording.recording_service import RecordingService
 from livetape.rooms.room_service import RoomService
 from livetape.storage import StorageError, create_storage
 from livetape.storage.spool import through_spool
+from livetape.tencent.context import Backends
+from livetape.tencent.dialect import TencentDialect
+from livetape.tencent.legacy import LegacyDialect
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +134,12 @@ def create_app(config: Settings) -> FastAPI:
         cluster = _membership(config, node)
         media: MediaNode = node
         served: NodeService | None = None
-        if cluster is not None:
+        slots: PublicationSlots | None = None
+        viewers: SharedViewers | None = None
+        if cluster is not None:  # limits and rlimit counted over every node, in NATS
+            slots = PublicationSlots(cluster.connection, config, cluster.node_id)
+            node.share_limits(slots)
+            viewers = SharedViewers(cluster.connection, config)
             media = NodeDirectory(config, cluster.node_id, cluster.connection.client,
                                   cluster.registry.nodes)
         announce = cluster.notices.announce if cluster is not None else None
@@ -155,7 +166,8 @@ def create_app(config: Settings) -> FastAPI:
             stun_urls=config.stun_urls, turn_urls=config.turn_urls,
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
-                                   PlayGuard(config.play_rlimit_max_tracked), TrialIndex())
+                                   PlayGuard(config.play_rlimit_max_tracked, viewers),
+                                   TrialIndex())
         scraper = Scraper(db.sessions, node.totals,
                           spool_folder=spool.folder if spool is not None else None,
                           udp_drops=node.udp_drops)
@@ -172,9 +184,14 @@ def create_app(config: Settings) -> FastAPI:
             processing, ice_credentials, lookup, playback, balances, plans,
             biller, scraper, readiness, cluster,
         )
+        dialects = Backends(apps, library, classes, processing, playback)
+        app.state.services.tencent = TencentDialect(dialects)
+        app.state.services.tencent_v2 = LegacyDialect(dialects)
         if cluster is not None:
             _on_notices(cluster, lookup, node)
             await cluster.start()
+            assert slots is not None
+            await slots.start()
             served = NodeService(node, config, cluster.connection.client()
                                  if cluster.connection.connected else None)
             await served.start()  # its own connection when NATS was not there yet
@@ -206,6 +223,8 @@ def create_app(config: Settings) -> FastAPI:
             if served is not None:  # ends this node's publications, delivers their events
                 await served.stop()
             await media.stop()  # in a cluster, the directory: stop taking events
+            if slots is not None:
+                await slots.stop()
             if cluster is not None:
                 await cluster.stop()
             if spool is not None:
@@ -273,6 +292,6 @@ def create_app(config: Settings) -> FastAPI:
         return JSONResponse(error.body(), status_code=error.kind.http_status)
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
-                   billing, nodes, monitoring, web, console):
+                   billing, nodes, monitoring, web, console, tencent_cloud):
         app.include_router(module.router)
     return app

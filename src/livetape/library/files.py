@@ -155,11 +155,18 @@ class Library:
     ) -> tuple[int, list[VodFile]]:
         """DescribeVodInfo (and play info's name search): one page and the total count, read
         in one query (a window count), so both agree while files land or go."""
+        return await self.search_range(app_id, query, (page_no - 1) * page_size, page_size)
+
+    async def search_range(
+        self, app_id: str, query: FileQuery, offset: int, limit: int
+    ) -> tuple[int, list[VodFile]]:
+        """The ``limit`` files after the first ``offset`` that ``query`` finds, and the total
+        count (the original's SearchMedia pages by offset)."""
         where = query.where(app_id)
         async with self._sessions() as session:
             page = (await session.execute(
                 select(VodFile, func.count().over()).where(*where).order_by(*query.order())
-                .offset((page_no - 1) * page_size).limit(page_size)
+                .offset(offset).limit(limit)
             )).all()
             if page:
                 return int(page[0][1]), [row for row, _ in page]

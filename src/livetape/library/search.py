@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean
+from sqlalchemy import Boolean, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -58,6 +58,13 @@ class FileQuery:
     user_id: str | None = None
     order_by: str = "create_time"
     descending: bool = False
+    # the original's SearchMedia: each list selects files matching any of its items
+    names: list[str] = field(default_factory=list)
+    name_prefixes: list[str] = field(default_factory=list)
+    descriptions: list[str] = field(default_factory=list)
+    class_ids: list[int] = field(default_factory=list)
+    any_tags: list[str] = field(default_factory=list)
+    room_ids: list[str] = field(default_factory=list)
 
     def where(self, app_id: str) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = [VodFile.app_id == app_id]
@@ -79,6 +86,24 @@ class FileQuery:
             clauses.append(VodFile.room_id == self.room_id)
         if self.user_id is not None:
             clauses.append(VodFile.user_id == self.user_id)
+        return clauses + self._any_of()
+
+    def _any_of(self) -> list[ColumnElement[bool]]:
+        """The list filters: a file matches one of each list's items."""
+        clauses: list[ColumnElement[bool]] = []
+        if self.names:
+            clauses.append(VodFile.file_name.in_(self.names))
+        if self.name_prefixes:
+            clauses.append(or_(*(VodFile.file_name.like(_like_prefix(p), escape="\\")
+                                 for p in self.name_prefixes)))
+        if self.descriptions:
+            clauses.append(VodFile.description.in_(self.descriptions))
+        if self.class_ids:
+            clauses.append(VodFile.class_id.in_(self.class_ids))
+        if self.any_tags:
+            clauses.append(or_(*(HasTag(VodFile.tags, tag) for tag in self.any_tags)))
+        if self.room_ids:
+            clauses.append(VodFile.room_id.in_(self.room_ids))
         return clauses
 
     def order(self) -> list[Any]:

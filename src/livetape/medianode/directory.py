@@ -5,7 +5,10 @@ sends each call to the node it concerns, over NATS (:class:`NatsMediaNode`).
 - ``publish`` places a new publisher (:func:`placement`): among the live nodes of the
   registry, the least loaded (live publications against the node's own limit, then CPU);
   a node at its limit takes none. A node that refuses anyway (its entry was a heartbeat old),
-  is gone or does not answer passes the offer to the next one; none left: 1003 (503).
+  is gone or does not answer passes the offer to the next one; none left: 1003 (503). The
+  app's, the user's and the room's limits are the cluster's, not a node's: the chosen node
+  takes the publication's slot among every node's (:mod:`livetape.cluster.slots`), and its
+  refusal is the answer (no other node would take it either).
 - A publication's id, as the API shows it, is ``<node_id>.<id on the node>``: PATCH and
   DELETE reach the right node whichever node they reach, with no lookup.
 - A stream (app, room, user, source) is found by asking every live node for the room's
@@ -64,6 +67,12 @@ def placement(entries: Sequence[NodeEntry],
 
     open_nodes = [e for e in entries if load(e) < e.max_publications]
     return sorted(open_nodes, key=lambda e: (load(e) / e.max_publications, e.cpu, e.node_id))
+
+
+def _node_refusal(error: LivetapeError) -> bool:
+    """A refusal of the node itself (its own limit, gone, slow), which another node may not
+    give; not one of the cluster's limits (the app's, the user's)."""
+    return error.extra.get("limit") in (None, "LIVETAPE_MAX_PUBLICATIONS")
 
 
 def split_publication(publication_id: str) -> tuple[str, str]:
@@ -126,7 +135,8 @@ class NodeDirectory:
             except BaseException as exc:
                 with contextlib.suppress(ValueError):
                     self._placed.remove(reserved)
-                if not isinstance(exc, LivetapeError) or exc.kind not in _PASS_ON:
+                if (not isinstance(exc, LivetapeError) or exc.kind not in _PASS_ON
+                        or not _node_refusal(exc)):
                     raise
                 log.info("node %s refused a publisher (%s); trying the next", entry.node_id,
                          exc.detail)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livetape import log_context
+from livetape.cluster.slots import PublicationSlots, SlotClaim, limit_refusal
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.ice_network import IceNetwork, IcePlan
@@ -98,6 +99,12 @@ class InProcessMediaNode:
         self._recorders: dict[str, _Recorder] = {}
         self._events: RecordingEvents | None = None
         self._network = IceNetwork(IcePlan.from_settings(settings))
+        self._slots: PublicationSlots | None = None
+
+    def share_limits(self, slots: PublicationSlots) -> None:
+        """In a cluster: the app's, the user's and the room's limits count the publications of
+        every node (each publish also takes a slot there, given back when it ends)."""
+        self._slots = slots
 
     @property
     def node_id(self) -> str:
@@ -138,7 +145,8 @@ class InProcessMediaNode:
     async def publish(self, offer: PublishOffer) -> PublishAnswer:
         """Every check and the slot's reservation happen with no ``await`` between them (the
         publication is in the registry before its answer is made), so concurrent offers
-        cannot pass the limits together."""
+        cannot pass the limits together. In a cluster the publication then takes its slot
+        among every node's (:mod:`livetape.cluster.slots`) before its answer is made."""
         live = self._registry.room(offer.app_id, offer.room_id)
         existing = live.publications.get((offer.user_id, offer.src_type))
         if existing is not None and not existing.closed:
@@ -155,6 +163,12 @@ class InProcessMediaNode:
         publication.on_end(self._on_publication_end)
         self._registry.add(publication)  # the slot is taken from here on
         try:
+            if self._slots is not None:
+                await self._slots.claim(publication.publication_id, SlotClaim(
+                    app_id=offer.app_id, room_id=offer.room_id, user_id=offer.user_id,
+                    src_type=offer.src_type, member_limit=offer.member_limit,
+                    per_app=self._settings.max_publications_per_app,
+                    per_user=self._settings.max_publications_per_user))
             answer = await publication.answer(offer.offer_sdp)
         except LivetapeError:  # no port left in LIVETAPE_ICE_UDP_PORTS
             await publication.close("refused")
@@ -179,10 +193,7 @@ class InProcessMediaNode:
         )
         for published, limit, whose, setting in limits:
             if limit is not None and published >= limit:
-                raise LivetapeError(
-                    Catalogue.SERVER_FULL, f"{whose} publishes {published} streams (limit {limit})",
-                    hint=f"end a stream first (DELETE its WHIP session), or retry later; the "
-                    f"limit is {setting}")
+                raise limit_refusal(whose, published, limit, setting)
 
     def _session(self, app_id: str, room_id: str, publication_id: str,
                  user_id: str | None) -> Publication:
@@ -242,6 +253,8 @@ class InProcessMediaNode:
 
     async def _on_publication_end(self, publication: Publication) -> None:
         self._registry.remove(publication)
+        if self._slots is not None:
+            self._slots.release(publication.publication_id)
         await self._tally.publication_ended(publication)
         end = publication.end_reason or ""
         reason = end if end in _PASSED_ON else "publisher_left"

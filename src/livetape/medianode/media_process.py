@@ -25,6 +25,7 @@ import signal
 
 from livetape.cluster.membership import ClusterMembership
 from livetape.cluster.registry import NodeLoad
+from livetape.cluster.slots import PublicationSlots
 from livetape.config import Settings
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.media_layout import PR_SET_PDEATHSIG
@@ -59,11 +60,14 @@ async def run_media_process(settings: Settings, parent_pid: int) -> None:
 
     cluster = ClusterMembership(settings, load)
     cluster.notices.on("room_closed", lambda f: node.close_room(f["app_id"], f["room_id"]))
+    slots = PublicationSlots(cluster.connection, settings, cluster.node_id)
+    node.share_limits(slots)  # the app's and user's limits count over every process
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C: the server stops us in order
     await cluster.start()
+    await slots.start()
     service = NodeService(node, settings, cluster.connection.client()
                           if cluster.connection.connected else None)
     await service.start()
@@ -80,6 +84,7 @@ async def run_media_process(settings: Settings, parent_pid: int) -> None:
         try:
             async with asyncio.timeout(settings.node_timeout_seconds + EXIT_GRACE_SECONDS):
                 await service.stop()  # ends the publications: recordings end "shutdown"
+                await slots.stop()
                 await cluster.stop()
         except TimeoutError:
             log.warning("media node %s: not stopped cleanly in time", node.node_id)

@@ -153,7 +153,7 @@ class PlaybackService:
         signing = await self._lookup.signing(app_id)
         grant: Grant | None = None
         if signing is not None and signing.required:
-            grant = self._guard.check(signing.key, url_path, query, client_ip)
+            grant = await self._guard.admit(signing.key, url_path, query, client_ip)
         if self._settings.billing_enforce:
             await self._not_suspended(app_id)
         if local is None:

@@ -8,22 +8,28 @@ signature and mean "no trial limit", "no IP limit". A request that fails the che
 answered 403 with the reason.
 
 The viewer IPs behind ``rlimit`` are remembered in this process, per signature, until the
-URL expires (at most ``max_tracked`` signatures, the least recently used dropped first): with
-several server processes behind a balancer, each enforces it on its own.
+URL expires (at most ``max_tracked`` signatures, the least recently used dropped first). In a
+cluster they are counted in NATS (a :class:`ViewerCounter`,
+:mod:`livetape.cluster.viewers`), so every node enforces one count; while NATS cannot be
+reached each node falls back to its own count (logged), rather than refusing every viewer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from cachetools import TLRUCache
 
 from livetape.errors import Catalogue, LivetapeError
+
+log = logging.getLogger(__name__)
 
 
 def url_dir(path: str) -> str:
@@ -67,16 +73,42 @@ def _forbidden(detail: str) -> LivetapeError:
     return LivetapeError(Catalogue.PLAY_FORBIDDEN, detail)
 
 
+class ViewerCounter(Protocol):
+    """The viewer IPs of each ``rlimit`` URL, counted where every node sees them."""
+
+    async def admit(self, sign: str, expires: int, ip: str, rlimit: int) -> list[str] | None:
+        """The URL's viewer IPs with ``ip`` admitted, or None: ``rlimit`` others came first."""
+
+
 class PlayGuard:
     """Checks signed requests and counts the distinct viewer IPs of each signature."""
 
-    def __init__(self, max_tracked: int) -> None:
+    def __init__(self, max_tracked: int, shared: ViewerCounter | None = None) -> None:
         # signature -> (expiry, viewer IPs), kept while the URL is valid: through the whole
-        # second ``expiry`` (``check`` refuses only once ``expiry < now``)
+        # second ``expiry`` (``check`` refuses only once ``expiry < now``); in a cluster, the
+        # IPs this node saw admitted (they need no second question to NATS)
         self._viewers: TLRUCache[str, tuple[int, set[str]]] = TLRUCache(
             maxsize=max_tracked, ttu=lambda _sign, entry, _now: entry[0] + 1, timer=time.time)
+        self._shared = shared
+        self._shared_failing = False
 
     def check(self, key: str, path: str, params: dict[str, str], client_ip: str) -> Grant:
+        """The grant of a valid request, its viewer counted in this process."""
+        grant, expires, rlimit = self._verify(key, path, params)
+        if rlimit > 0:
+            self._admit(params["sign"].lower(), expires, client_ip, rlimit)
+        return grant
+
+    async def admit(self, key: str, path: str, params: dict[str, str], client_ip: str) -> Grant:
+        """:meth:`check`, its viewer counted over the cluster when there is one."""
+        if self._shared is None:
+            return self.check(key, path, params, client_ip)
+        grant, expires, rlimit = self._verify(key, path, params)
+        if rlimit > 0:
+            await self._admit_shared(params["sign"].lower(), expires, client_ip, rlimit)
+        return grant
+
+    def _verify(self, key: str, path: str, params: dict[str, str]) -> tuple[Grant, int, int]:
         t, sign = params.get("t", ""), params.get("sign", "")
         if not t or not sign:
             raise _forbidden("this file needs a signed URL (t and sign are missing)")
@@ -94,9 +126,7 @@ class PlayGuard:
         now = int(time.time())
         if expires < now:
             raise _forbidden("the URL has expired")
-        if rlimit > 0:
-            self._admit(sign, expires, client_ip, rlimit)
-        return grant
+        return grant, expires, rlimit
 
     def _admit(self, sign: str, expires: int, ip: str, rlimit: int) -> None:
         _, viewers = self._viewers.get(sign, (expires, set()))
@@ -104,6 +134,26 @@ class PlayGuard:
             raise _forbidden(f"this URL is limited to {rlimit} viewer IP(s)")
         viewers.add(ip)
         self._viewers[sign] = (expires, viewers)  # drops expired signatures, then the LRU
+
+    async def _admit_shared(self, sign: str, expires: int, ip: str, rlimit: int) -> None:
+        assert self._shared is not None
+        _, known = self._viewers.get(sign, (expires, set()))
+        if ip in known:
+            return
+        try:
+            ips = await self._shared.admit(sign, expires, ip, rlimit)
+        except LivetapeError as exc:  # NATS away: this node's own count, not a refusal
+            if not self._shared_failing:
+                log.warning("rlimit counted by this node alone while NATS fails: %s", exc)
+            self._shared_failing = True
+            self._admit(sign, expires, ip, rlimit)
+            return
+        if self._shared_failing:
+            log.info("rlimit counted over the cluster again")
+            self._shared_failing = False
+        if ips is None:
+            raise _forbidden(f"this URL is limited to {rlimit} viewer IP(s)")
+        self._viewers[sign] = (expires, {*known, *ips})
 
 
 class PlayUrls:
