@@ -27,7 +27,8 @@ HLS_JS_VERSION   := 1.7.4
 HLS_JS_INTEGRITY := sha512-3GlxGdPvT2YHvQYOt+yOzT/DEior/qJVNIylHA77kgeoBTdQQqi70GwefNEUmHQeNGyjC8U62+bruqW/Tpm+tg==
 VENDOR           := src/livetape/web/console/vendor
 
-# `make cluster`: NATS and 3 nodes on LIVETAPE_DATABASE_URL (PostgreSQL), Ctrl-C stops all
+# `make cluster`: NATS, SeaweedFS (S3) and 3 nodes on LIVETAPE_DATABASE_URL (PostgreSQL),
+# Ctrl-C stops all (README: "Running a cluster")
 cluster: $(VENV)/.installed-test
 	$(BIN)/livetape cluster up --nodes $${NODES:-3}
 

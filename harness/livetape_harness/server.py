@@ -88,6 +88,7 @@ class LiveServer:
     process: subprocess.Popen[bytes] | None = None
     app_id: str = ""
     secret_key: str = ""
+    start_seconds: float = 90.0  # how long start() waits for /healthz (a loaded host is slow)
 
     @property
     def url(self) -> str:
@@ -176,7 +177,7 @@ class LiveServer:
              "--port", str(self.port)],
             env=self._env(), stdout=log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")

@@ -43,6 +43,16 @@ class Settings(NetworkSettings):
         15.0, gt=0, description="A node silent this long is dead: a survivor finalizes its "
         "recordings (end_reason node_lost).",
     )
+    part_upload_seconds: float = Field(
+        1.0, ge=0, description="A cluster: how often the new bytes of each recording's open "
+        "file are copied to the shared storage, so a survivor can finalize it if this node "
+        "dies (0: never). Unused on a single node.",
+    )
+    resume_seconds: float = Field(
+        30.0, ge=0, description="A publisher whose connection dropped (or whose node died) "
+        "and that publishes the same stream again within N seconds continues the same "
+        "recording, in a new file (0: never).",
+    )
     node_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a call to another node may take before it answers "
         "30000208.",
@@ -116,11 +126,12 @@ class Settings(NetworkSettings):
         60.0, gt=0, description="How often files past their expire_time are deleted."
     )
     max_publications: int = Field(
-        16, ge=1, description="Published streams one media process accepts at once (the "
+        16, ge=0, description="Published streams one media process accepts at once (the "
         "server takes N times this with LIVETAPE_MEDIA_PROCESSES=N); past about one core of "
         "media, UDP drops would disconnect every publisher, not just the new one "
         "(bench/record_capacity.py: 0.02-0.04 CPU-s per 720p30 stream-second, so 16 keep a "
-        "process at a third to a half of a core).",
+        "process at a third to a half of a core). 0: none (in a cluster, a node that only "
+        "serves the API and places publishers on the others).",
     )
     media_processes: int = Field(
         1, ge=1, le=64, description="Processes that receive WebRTC media (one per core): the "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -70,7 +70,10 @@ from livetape.playback.playback_service import PlaybackService
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
 from livetape.recording.admission import RecordingAdmission
+from livetape.recording.part_shipper import PartShipper
+from livetape.recording.reaper import NodeReaper
 from livetape.recording.recording_service import RecordingService
+from livetape.recording.resume import Resumer
 from livetape.rooms.room_service import RoomService
 from livetape.storage import StorageError, create_storage
 from livetape.storage.spool import through_spool
@@ -101,6 +104,15 @@ def _membership(config: Settings, node: InProcessMediaNode) -> ClusterMembership
     return ClusterMembership(config, load)
 
 
+def _live_node_ids(cluster: ClusterMembership) -> Callable[[], Awaitable[list[str]]]:
+    """The ids of the nodes in the registry now (raising when it cannot be read)."""
+
+    async def live() -> list[str]:
+        return [entry.node_id for entry in await cluster.registry.nodes()]
+
+    return live
+
+
 def _on_notices(cluster: ClusterMembership, lookup: MediaLookup,
                 node: InProcessMediaNode) -> None:
     """What this node does when another one announces a change."""
@@ -121,7 +133,8 @@ def create_app(config: Settings) -> FastAPI:
         db = Database(config.resolved_database_url())
         await db.start()
         jobs = JobQueue(db.sessions, max_attempts=config.job_max_attempts)
-        storage, spool = through_spool(create_storage(config), config, uploads=True)
+        remote = create_storage(config)
+        storage, spool = through_spool(remote, config, uploads=True)
         library = Library(db.sessions, storage, config, on_delete=jobs.forget_file)
         if spool is not None:  # recordings wait there while the object store is away
             spool.on_uploaded(library.uploaded)
@@ -134,6 +147,7 @@ def create_app(config: Settings) -> FastAPI:
         cluster = _membership(config, node)
         media: MediaNode = node
         served: NodeService | None = None
+        reaper: NodeReaper | None = None
         slots: PublicationSlots | None = None
         viewers: SharedViewers | None = None
         if cluster is not None:  # limits and rlimit counted over every node, in NATS
@@ -148,12 +162,18 @@ def create_app(config: Settings) -> FastAPI:
                           max_token_ttl=config.max_token_ttl_seconds,
                           on_change=lookup.forget_app)  # playback sees new settings at once
         balances, classes = Balances(db.sessions), ClassTree(db.sessions)
-        room_service = RoomService(config, db.sessions, media, announce=announce)
         admission = RecordingAdmission(config, apps, balances, classes)
         processing = ProcessingService(config, library, jobs, apps)
+        # a cluster: open recording files reach the shared storage as they are written
+        shipper = PartShipper(remote, config.part_upload_seconds, config.data_dir / "chunks") \
+            if cluster is not None else None
         recordings = RecordingService(config, db.sessions, media, library, admission,
                                       landed=processing.landed,
-                                      on_finalized=metrics.segment_finalize_seconds.observe)
+                                      on_finalized=metrics.segment_finalize_seconds.observe,
+                                      shipper=shipper)
+        resumer = Resumer(config, db.sessions, recordings)
+        room_service = RoomService(config, db.sessions, media, announce=announce,
+                                   published=resumer.published)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
         media_children = media_node_ids(config)  # LIVETAPE_MEDIA_PROCESSES - 1 (cli starts them)
@@ -199,6 +219,10 @@ def create_app(config: Settings) -> FastAPI:
             await media.start(recordings.events)
             for child in media_children:  # their files are on this machine: they land here
                 await media.client(child).start(recordings.events)
+            reaper = NodeReaper(config, db.sessions, recordings, cluster.node_id,
+                                _live_node_ids(cluster))
+            cluster.connection.on_connect(reaper.reconnected)
+            reaper.start()
         runner = BillingRunner(biller, library.usage, db.sessions,
                                every=config.billing_run_seconds,
                                delay=config.billing_delay_seconds)
@@ -216,10 +240,15 @@ def create_app(config: Settings) -> FastAPI:
             yield
         finally:
             await sweeper.stop()
+            await resumer.stop()
+            if reaper is not None:
+                await reaper.stop()
             await runner.stop()
             await workers.stop()
             await traffic.stop()
             await recordings.shutdown()
+            if shipper is not None:
+                await shipper.stop()
             if served is not None:  # ends this node's publications, delivers their events
                 await served.stop()
             await media.stop()  # in a cluster, the directory: stop taking events

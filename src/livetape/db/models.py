@@ -132,13 +132,19 @@ class Recording(Base):
     # "recording" while it runs; "ended" afterwards (end_reason says why).
     state: Mapped[str] = mapped_column(String(12), default="recording")
     # "stopped" (by a stop request), "idle", "publisher_left", "room_closed", "shutdown",
-    # "recovered" (finalized at start-up after a crash), "failed".
+    # "recovered" (finalized at start-up after a crash), "failed", "node_lost" (its media
+    # node died: a survivor finalized what reached the shared storage).
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     work_dir: Mapped[str] = mapped_column(String(500))
     # the media node writing it (its files are on that node's disk: only it recovers them)
     node_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # until when a publisher that publishes the stream again continues it (its connection
+    # dropped or its node died); None: it never resumes (stopped, closed, ...)
+    resume_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the pauses of a resumed recording: [{"from": iso, "to": iso, "seconds": float}]
+    gaps: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
 
 
 class Segment(Base):

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 # a publication's end reason that a recorder on it ends with too (else: publisher_left)
 _PASSED_ON = ("room_closed", "shutdown")
+_LEFT = "publisher_left"
 
 
 @dataclass(eq=False)
@@ -257,7 +258,8 @@ class InProcessMediaNode:
             self._slots.release(publication.publication_id)
         await self._tally.publication_ended(publication)
         end = publication.end_reason or ""
-        reason = end if end in _PASSED_ON else "publisher_left"
+        # a deleted WHIP session left on purpose; any other end is a connection that dropped
+        reason = end if end in _PASSED_ON else _LEFT if end == "left" else "connection_lost"
         for recorder in list(self._recorders.values()):
             if recorder.publication is publication:
                 await self._ended_by_itself(recorder, reason)
@@ -280,7 +282,7 @@ class InProcessMediaNode:
         recorder.controller = RecordingController(
             start.recording_id, publication, audio_only=start.record_type == "audio",
             work_dir=Path(start.work_dir), limits=self._limits,
-            events=_RecorderEvents(self, recorder),
+            events=_RecorderEvents(self, recorder), first_seq=start.first_seq,
         )
         self._recorders[start.recording_id] = recorder
         # the recorder's tasks log with the recording's app, room and id

@@ -81,6 +81,8 @@ class RecorderStart(Message):
     src_type: SrcType
     record_type: str = Field(pattern="^(video|audio)$")
     work_dir: str = Field(description="where the segment files are written")
+    first_seq: int = Field(1, ge=1, description="the number of its first segment file (a "
+                           "resumed recording continues the numbers of its earlier files)")
 
 
 class RecorderStarted(Message):
@@ -126,8 +128,10 @@ class RecordingEvents(Protocol):
     async def segment_closed(self, recording_id: str, seq: int, part: str) -> None: ...
 
     async def recording_ended(self, recording_id: str, reason: str) -> None:
-        """The node ended a recording by itself: ``publisher_left``, ``room_closed``,
-        ``shutdown``, ``idle`` (no media), ``failed``. Not called for ``stop_recording``."""
+        """The node ended a recording by itself: ``publisher_left`` (its WHIP session was
+        deleted), ``connection_lost`` (the publisher's connection dropped or timed out),
+        ``room_closed``, ``shutdown``, ``idle`` (no media), ``failed``. Not called for
+        ``stop_recording``."""
         ...
 
 

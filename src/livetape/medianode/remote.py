@@ -4,8 +4,9 @@ node's :class:`~livetape.medianode.service.NodeService` and reading its reply
 (:mod:`livetape.medianode.wire`).
 
 Faults of the path are the catalogue's: no node subscribed to the subject (NATS answers "no
-responders" at once) or NATS itself unreachable: 30000207; no answer within
-LIVETAPE_NODE_TIMEOUT_SECONDS: 30000208; a reply that does not read: 30000301-30000305.
+responders" at once): 30000207; NATS itself unreachable: 30000401 at once, the request not
+sent (nats-py would queue it and send it once NATS returns: a stop acting late); no answer
+within LIVETAPE_NODE_TIMEOUT_SECONDS: 30000208; a reply that does not read: 30000301-30000305.
 Read-only calls (``streams``, ``recording_stats``) are tried again after a timeout, up to
 LIVETAPE_NODE_READ_ATTEMPTS times; calls that change something are sent once (a start or
 stop sent twice could act twice).
@@ -104,6 +105,8 @@ class NatsMediaNode:
         if self._nats is None:
             raise RuntimeError("the NATS media node is not started")
         node, name = self._node_id, operation.name
+        if not self._nats.is_connected:  # never queue it: it would go out when NATS returns
+            raise self._nats_away(node, name, "not connected")
         try:
             reply = await self._nats.request(request_subject(node, name), payload,
                                              timeout=self._settings.node_timeout_seconds)
@@ -119,11 +122,15 @@ class NatsMediaNode:
                 hint=f"retry; if it repeats, check node {node!r}'s log and load (the wait is "
                 f"LIVETAPE_NODE_TIMEOUT_SECONDS)") from None
         except Exception as exc:  # NATS itself unreachable: closed, reconnecting
-            raise LivetapeError(
-                Catalogue.NODE_UNREACHABLE, f"node {node!r}, {name}: NATS is unreachable "
-                f"({type(exc).__name__})", hint="check the NATS server(s) at "
-                "LIVETAPE_NATS_URL, then retry") from exc
+            raise self._nats_away(node, name, type(exc).__name__) from exc
         return wire.read_reply(reply.data, operation, node)
+
+    def _nats_away(self, node: str, name: str, why: str) -> LivetapeError:
+        """30000401: the cluster's NATS, not the node, is what fails (nothing was sent)."""
+        return LivetapeError(
+            Catalogue.REGISTRY_UNREACHABLE, f"node {node!r}, {name}: NATS at "
+            f"{self._settings.nats_url} is unreachable ({why})", hint="check the NATS "
+            "server(s) at LIVETAPE_NATS_URL; this node reconnects by itself: retry then")
 
     async def publish(self, offer: PublishOffer) -> PublishAnswer:
         answer: PublishAnswer = await self._call("publish", offer)

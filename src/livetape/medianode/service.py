@@ -6,7 +6,8 @@ with the node in this process, and reports its recordings' events through an
 Each request is served in its own task (a slow publish never holds up a stop). A request the
 node cannot read answers 30000201, an operation it does not know 30000414, a refusal the
 node's own catalogue error, a fault of its own 1500; ``stop_recording`` answers once every
-event of the recording reached a control plane.
+event of the recording reached a control plane, and so do ``unpublish`` and ``close_room`` for
+the recordings they end.
 """
 
 from __future__ import annotations
@@ -117,10 +118,15 @@ class NodeService:
             case "trickle":
                 return await node.trickle(request)
             case "unpublish":
-                return await node.unpublish(request.app_id, request.room_id,
-                                            request.publication_id, request.user_id)
+                ending = await self._recordings(request.app_id, request.room_id,
+                                                request.publication_id)
+                await node.unpublish(request.app_id, request.room_id,
+                                     request.publication_id, request.user_id)
+                return await self._delivered(ending)
             case "close_room":
-                return await node.close_room(request.app_id, request.room_id)
+                ending = await self._recordings(request.app_id, request.room_id)
+                await node.close_room(request.app_id, request.room_id)
+                return await self._delivered(ending)
             case "streams":
                 return await node.streams(request.app_id, request.room_id)
             case "start_recording":  # the files go to this node's disk, whoever asks
@@ -135,3 +141,18 @@ class NodeService:
             case "recording_stats":
                 return await node.recording_stats(request.recording_id)
         raise AssertionError(name)  # every name of wire.OPERATIONS is matched above
+
+    async def _recordings(self, app_id: str, room_id: str,
+                          publication_id: str | None = None) -> list[str]:
+        """The recorders of the room's streams (of one publication): those an unpublish or a
+        closed room ends."""
+        return [rid for stream in await self._node.streams(app_id, room_id)
+                if publication_id in (None, stream.publication_id)
+                for rid in stream.recording_ids]
+
+    async def _delivered(self, recording_ids: list[str]) -> None:
+        """Until the control plane took the events of the recordings a call ended, so the
+        caller's next read (the room, the recording) sees them ended, as on a single node."""
+        if self._outbox is not None:
+            for recording_id in recording_ids:
+                await self._outbox.delivered(recording_id)

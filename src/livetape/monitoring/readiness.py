@@ -1,7 +1,8 @@
 """``/readyz``: may a load balancer send this node work? Each check answers within
 ``LIVETAPE_READY_TIMEOUT_SECONDS``: the database answers a query, the storage takes a
 request (S3: HeadBucket; a folder: a file), in a cluster NATS is connected, and the node
-takes publishers (below ``LIVETAPE_MAX_PUBLICATIONS``)."""
+takes publishers (below ``LIVETAPE_MAX_PUBLICATIONS``; a node set to 0 takes none by design,
+an API-only node of a cluster, and is ready)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ class ReadinessChecks:
             await session.execute(text("SELECT 1"))
 
     async def _takes_publishers(self) -> None:
+        if self._max == 0:  # an API-only node of a cluster: it places publishers elsewhere
+            return
         live = await self._publications()
         if live >= self._max:
             raise RuntimeError(f"{live} publications live (LIVETAPE_MAX_PUBLICATIONS "

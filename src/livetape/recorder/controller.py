@@ -79,6 +79,7 @@ class RecordingController:
         work_dir: Path,
         limits: Limits,
         events: Events,
+        first_seq: int = 1,
     ) -> None:
         self.recording_id = recording_id
         self.source = source
@@ -93,7 +94,7 @@ class RecordingController:
         self._previous: _Segment | None = None  # open for late audio after a cut
         self._cut_at = 0.0
         self._cut_requested = False
-        self._seq = 0
+        self._seq = first_seq - 1  # a resumed recording continues its files' numbers
         self._last_media = time.monotonic()
         self._last_keyframe_request = 0.0
         self._keyframe_arrival = 0.0  # of the key frame the current file started on
@@ -113,7 +114,8 @@ class RecordingController:
 
     @property
     def segment_seq(self) -> int:
-        """The number of the file being written (1, 2, ...); 0 until the first key frame."""
+        """The number of the file being written (1, 2, ... or from ``first_seq`` on); 0 until
+        the first key frame."""
         return self._segment.seq if self._segment is not None else 0
 
     # lifecycle ---------------------------------------------------------------------------

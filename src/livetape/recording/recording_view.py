@@ -30,9 +30,14 @@ class RecordingView(BaseModel):
     watermark: bool
     state: str = Field(description="recording | ended")
     end_reason: str | None = Field(
-        description="stopped, publisher_left, room_closed, idle, shutdown, recovered, ...")
+        description="stopped, publisher_left, room_closed, idle, shutdown, recovered, "
+        "node_lost, ...")
     started_at: str | None
     ended_at: str | None
+    gaps: list[dict[str, object]] = Field(
+        default_factory=list, description="a resumed recording's pauses (its publisher's "
+        "connection dropped or its node died, then it published again): [{from, to, "
+        "seconds}], oldest first")
 
     @classmethod
     def of(cls, row: Recording) -> RecordingView:
@@ -42,7 +47,7 @@ class RecordingView(BaseModel):
             class_id=row.class_id, tags=row.tags, transcode=row.transcode,
             screenshot=row.screenshot, watermark=row.watermark, state=row.state,
             end_reason=row.end_reason, started_at=_iso(row.started_at),
-            ended_at=_iso(row.ended_at),
+            ended_at=_iso(row.ended_at), gaps=list(row.gaps or []),
         )
 
 

@@ -30,11 +30,13 @@ ROOM_TYPES = ("multi", "pair")
 class RoomService:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
                  node: MediaNode,
-                 announce: Callable[[str, dict[str, str]], None] | None = None) -> None:
+                 announce: Callable[[str, dict[str, str]], None] | None = None,
+                 published: Callable[[str, str, str, str], None] | None = None) -> None:
         self._settings = settings
         self._sessions = sessions
         self._node = node
         self._announce = announce  # a cluster: the nodes holding other publishers end them
+        self._published = published  # told (app, room, user, source) of each new stream
 
     async def create(self, app_id: str, room_id: str | None, room_type: str) -> Room:
         if room_type not in ROOM_TYPES:
@@ -79,10 +81,13 @@ class RoomService:
         room = await self.get(app_id, room_id)
         limit = (self._settings.pair_room_max_members if room.type == "pair"
                  else self._settings.multi_room_max_members)
-        return await self._node.publish(PublishOffer(
+        answer = await self._node.publish(PublishOffer(
             app_id=app_id, room_id=room_id, user_id=user_id, src_type=src_type,
             offer_sdp=offer_sdp, member_limit=limit,
         ))
+        if self._published is not None:  # (a recording it may resume)
+            self._published(app_id, room_id, user_id, src_type)
+        return answer
 
     async def unpublish(self, app_id: str, room_id: str, publication_id: str,
                         user_id: str | None) -> None:

@@ -75,7 +75,7 @@ async def get_room(
     svc = services(request)
     room = RoomView.of(await svc.rooms.get(who.app_id, room_id))
     return RoomDetail(**room.model_dump(), members=await svc.rooms.members(who.app_id, room_id),
-                      recordings=svc.recordings.active_in_room(who.app_id, room_id))
+                      recordings=await svc.recordings.active_in_room(who.app_id, room_id))
 
 
 @router.delete("/rooms/{room_id}", status_code=204, summary="Close a room")
