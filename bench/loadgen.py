@@ -134,8 +134,11 @@ class _Fleet:
     def __init__(self, media: EncodedMedia) -> None:
         self.media = media
         self.publishers: dict[int, tuple[WhipPublisher, _QuietableMedia]] = {}
-        # trust_env=False: no proxy from the environment may see the loopback traffic
-        self.client = httpx.AsyncClient(trust_env=False, timeout=30.0)
+        # trust_env=False: no proxy from the environment may see the loopback traffic; no
+        # keep-alive: on a loaded host the server closes an idle connection just as the next
+        # offer goes out on it (httpx.ReadError), and a fresh loopback connection costs nothing
+        self.client = httpx.AsyncClient(trust_env=False, timeout=30.0,
+                                        limits=httpx.Limits(max_keepalive_connections=0))
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         cmd = request["cmd"]

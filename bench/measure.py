@@ -104,6 +104,8 @@ class Row:
     written: int  # video frames in the finished files
     ok: bool  # every received frame written, nothing lost
     notes: list[str] = field(default_factory=list)
+    media_drops: int | None = None  # kernel drops on the server's own media sockets
+    busiest_process_cores: float | None = None  # livetape: its busiest media process
 
     @property
     def cpu_per_stream(self) -> float:
@@ -133,14 +135,19 @@ class Row:
 
     @property
     def held(self) -> bool:
-        """Every frame written, the generator at real-time pace, the server not saturated."""
-        return self.ok and self.pace >= HOLD_PACE and self.server_cores < HOLD_SERVER_CORES
+        """Every frame written, no datagram dropped on the server's sockets, the generator
+        at real-time pace, no server process (event loop) saturated."""
+        busiest = self.server_cores if self.busiest_process_cores is None \
+            else self.busiest_process_cores
+        return (self.ok and not self.media_drops and self.pace >= HOLD_PACE
+                and busiest < HOLD_SERVER_CORES)
 
 
-COLUMNS = (("system", "<13"), ("N", ">3"), ("CPU-s/stream-s", ">14"), ("srv cores", ">9"),
+COLUMNS = (("system", "<16"), ("N", ">3"), ("CPU-s/stream-s", ">14"), ("srv cores", ">9"),
            ("peak RSS MB", ">11"), ("sent", ">7"), ("received", ">8"), ("written", ">7"),
            ("all written", ">11"), ("gen CPU-s/s", ">11"), ("gen pace", ">8"),
-           ("host busy", ">9"), ("other CPU-s/s", ">13"), ("UDP drops", ">9"))
+           ("host busy", ">9"), ("other CPU-s/s", ">13"), ("UDP drops", ">9"),
+           ("our drops", ">9"), ("held", ">4"))
 
 
 def format_table(rows: list[Row]) -> str:
@@ -150,7 +157,8 @@ def format_table(rows: list[Row]) -> str:
         cells = [r.system, r.n, f"{r.cpu_per_stream:.4f}", f"{r.server_cores:.2f}",
                  f"{r.peak_rss / 1e6:.0f}", r.sent, "-" if r.received is None else r.received,
                  r.written, "yes" if r.ok else "NO", f"{r.gen_cores:.2f}", f"{r.pace:.1%}",
-                 f"{r.window.host_busy:.0%}", f"{r.other_cores:.2f}", r.window.udp_drops]
+                 f"{r.window.host_busy:.0%}", f"{r.other_cores:.2f}", r.window.udp_drops,
+                 "-" if r.media_drops is None else r.media_drops, "yes" if r.held else "no"]
         lines.append("  ".join(f"{c:{spec}}" for c, (_, spec) in zip(cells, COLUMNS, strict=True)))
     lines.append("")
     lines += [f"{r.system} N={r.n}: {'; '.join(r.notes)}" for r in rows if r.notes]

@@ -11,6 +11,8 @@ against MediaRecorder and Janus, and optionally a py-spy profile of the livetape
     .venv/bin/python bench/record_capacity.py                  # N = 1,8,32,auto; ~10 min
     .venv/bin/python bench/record_capacity.py --n 1,8 --seconds 10 --profile
     .venv/bin/python bench/record_capacity.py --quick          # livetape at N = 1,4; ~2 min
+    .venv/bin/python bench/record_capacity.py --media-processes 1,2 --n 8,16,auto \\
+        --skip-janus --skip-mediarecorder   # one core vs every core (LIVETAPE_MEDIA_PROCESSES)
 
 ``auto``: after the listed N, probe further N (at most --auto-probes runs): doubling past the
 largest N if it held, else bisecting between the largest N that held and the smallest that
@@ -53,7 +55,7 @@ from measure import (
     host_jiffies,
 )
 from preroll_memory import run as preroll_memory
-from systems import RunSettings, run_janus, run_livetape, run_mediarecorder
+from systems import RunSettings, livetape_label, run_janus, run_livetape, run_mediarecorder
 
 OUT_FILE = Path(__file__).resolve().parent / "out" / "record_capacity.txt"
 AUTO_MAX_N = 256
@@ -86,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shared-port", action="store_true",
                    help="at each N, also livetape with every stream on one UDP port "
                    "(LIVETAPE_ICE_UDP_PORT)")
+    p.add_argument("--media-processes", type=lambda t: _ns(t)[0], default=[1],
+                   help="livetape's LIVETAPE_MEDIA_PROCESSES, comma-separated: the N series "
+                   "(and 'auto') runs for each, in the same run (1)")
     p.add_argument("--skip-mediarecorder", action="store_true", help="no MediaRecorder runs")
     p.add_argument("--profile", action="store_true",
                    help="one more livetape run under py-spy, at --profile-n")
@@ -131,14 +136,16 @@ class Bench:
         self.rows.append(row)
         return row
 
-    async def at(self, n: int) -> bool:
-        """livetape (and Janus) at N; returns whether livetape held."""
-        row = await self.attempt(f"livetape N={n}",
-                                 lambda: _first(run_livetape(self.cfg, n)))
+    async def at(self, n: int, media_processes: int = 1) -> bool:
+        """livetape (and Janus, with one media process) at N; whether livetape held."""
+        m = media_processes
+        label = livetape_label(media_processes=m)
+        row = await self.attempt(f"{label} N={n}", lambda: _first(
+            run_livetape(self.cfg, n, media_processes=m)))
         if self.args.shared_port:
-            await self.attempt(f"livetape, 1 UDP port N={n}",
-                               lambda: _first(run_livetape(self.cfg, n, shared_port=True)))
-        if not self.args.skip_janus:
+            await self.attempt(f"{livetape_label(True, m)} N={n}", lambda: _first(
+                run_livetape(self.cfg, n, shared_port=True, media_processes=m)))
+        if not self.args.skip_janus and m == self.args.media_processes[0]:
             await self.attempt(f"Janus N={n}", partial(run_janus, self.cfg, n))
         return row is not None and row.held
 
@@ -147,16 +154,26 @@ class Bench:
         if not self.args.skip_mediarecorder:
             for n in self.args.mediarecorder_n:
                 await self.attempt(f"MediaRecorder N={n}", partial(run_mediarecorder, self.cfg, n))
-        held = {n: await self.at(n) for n in ns}
+        # each N with every media process count in turn, so both see the same host load
+        held: dict[int, dict[int, bool]] = {m: {} for m in self.args.media_processes}
+        for n in ns:
+            for m in self.args.media_processes:
+                held[m][n] = await self.at(n, m)
         for _ in range(self.args.auto_probes if auto else 0):
-            n = _next_probe(held)
-            if n is None:
+            probes = {m: _next_probe(held[m]) for m in self.args.media_processes}
+            if all(n is None for n in probes.values()):
                 break
-            held[n] = await self.at(n)
-        good = [n for n, ok in held.items() if ok]
-        self.verdict = (f"largest N at which livetape held: {max(good)}" if good else
-                        "livetape held at no N run") + (
-            f" (held = every frame written, generator pace >= {HOLD_PACE:.0%}, server < "
+            for m, n in probes.items():
+                if n is not None:
+                    held[m][n] = await self.at(n, m)
+        verdicts = []
+        for m in self.args.media_processes:
+            good = [n for n, ok in held[m].items() if ok]
+            verdicts.append(f"largest N held with {m} media process(es): {max(good)}" if good
+                            else f"with {m} media process(es), livetape held at no N run")
+        self.verdict = "\n".join(verdicts) + (
+            f"\n(held = every frame written, no datagram dropped by the kernel on livetape's "
+            f"sockets, generator pace >= {HOLD_PACE:.0%}, each server process < "
             f"{HOLD_SERVER_CORES:.0%} of a core)")
 
 

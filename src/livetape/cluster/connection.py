@@ -123,6 +123,7 @@ class ClusterConnection:
             self._task = None
         if self._client is not None:
             client, self._client = self._client, None
+            self._state = "stopping"  # its disconnection is no loss to warn of
             with suppress(Exception):
                 await asyncio.wait_for(client.drain(), self._timeout)
             with suppress(Exception):

@@ -54,6 +54,7 @@ class NodeEntry(BaseModel):
     max_publications: int
     rooms: list[str]  # "app_id/room_id" of the rooms with publishers on this node
     cpu: float  # share of the machine's CPUs this node's process used since its last beat
+    udp_drops: int = 0  # datagrams the kernel dropped on the node's media sockets (buffer full)
     version: str
     started_at: datetime
     seen_at: datetime
@@ -64,6 +65,7 @@ class NodeLoad(BaseModel):
 
     publications: int = 0
     rooms: list[str] = []
+    udp_drops: int = 0
 
 
 class NodeChange(BaseModel):
@@ -167,7 +169,8 @@ class NodeRegistry:
         return NodeEntry(
             node_id=self.node_id, public_url=self._public_url,
             publications=load.publications, max_publications=self._settings.max_publications,
-            rooms=sorted(load.rooms), cpu=round(share, 4), version=__version__,
+            rooms=sorted(load.rooms), cpu=round(share, 4), udp_drops=load.udp_drops,
+            version=__version__,
             started_at=self._started, seen_at=datetime.now(UTC))
 
     async def beat(self) -> None:

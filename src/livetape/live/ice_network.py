@@ -40,6 +40,7 @@ from aioice.ice import Connection, StunProtocol, get_host_addresses
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.public_address import discover_public_ip
 from livetape.live.udp_mux import BindError, SharedUdpPort, bind_udp, host_candidate
+from livetape.live.udp_stats import ReceiveBuffers, UdpDrops
 from livetape.network_settings import NetworkSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class IcePlan:
     public_ips: tuple[str, ...] = ()
     keep_host_addresses: bool = False
     discover_from: str | None = None  # a stun: URL to learn one more public address from
+    receive_buffer_bytes: int = 0  # asked for every media socket (0: the kernel's default)
 
     @classmethod
     def from_settings(cls, settings: NetworkSettings) -> IcePlan:
@@ -70,11 +72,13 @@ class IcePlan:
             public_ips=tuple(settings.ice_public_ips),
             keep_host_addresses=settings.ice_keep_host_addresses,
             discover_from=stun_urls[0] if settings.ice_discover_public_ip and stun_urls else None,
+            receive_buffer_bytes=settings.udp_receive_buffer_bytes,
         )
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.udp_port or self.udp_ports or self.public_ips or self.discover_from)
+        return bool(self.udp_port or self.udp_ports or self.public_ips or self.discover_from
+                    or self.receive_buffer_bytes)
 
 
 @functools.wraps(original_get_component_candidates)
@@ -113,6 +117,8 @@ class IceNetwork:
         self.plan = plan
         self.public_ips = list(plan.public_ips)
         self._shared: SharedUdpPort | None = None
+        self.buffers = ReceiveBuffers(plan.receive_buffer_bytes)
+        self.drops = UdpDrops()  # the kernel's drops on this process's UDP sockets
 
     async def start(self) -> None:
         plan = self.plan
@@ -122,7 +128,7 @@ class IceNetwork:
             if learned not in self.public_ips:
                 self.public_ips.append(learned)
         if plan.udp_port:
-            shared = SharedUdpPort(plan.udp_port, host_addresses())
+            shared = SharedUdpPort(plan.udp_port, host_addresses(), self.buffers)
             await shared.start()
             self._shared = shared
         if plan.changes_anything:
@@ -160,9 +166,14 @@ class IceNetwork:
         elif self.plan.udp_ports:
             protocols = [await self._bind_in_range(connection, address, component)
                          for address in addresses]
-        else:
+        else:  # aioice's own sockets: the receive buffer set on each
+            known = len(connection._protocols)
             found = await original_get_component_candidates(
                 connection, component, addresses, stun_wait)
+            for protocol in connection._protocols[known:]:
+                sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+                if sock is not None:
+                    self.buffers.apply(sock)
             return self._announce(found, component)
         connection._protocols += protocols
         return self._announce([p.local_candidate for p in protocols], component)
@@ -174,7 +185,7 @@ class IceNetwork:
         first = random.randint(low, high)
         for port in [*range(first, high + 1), *range(low, first)]:
             try:
-                sock = bind_udp(address, port)
+                sock = bind_udp(address, port, self.buffers)
             except BindError:
                 continue
             loop = asyncio.get_running_loop()

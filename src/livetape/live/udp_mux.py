@@ -31,10 +31,11 @@ from aioice import stun
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
 
+from livetape.live.udp_stats import ReceiveBuffers
+
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024  # every session's bursts land in one socket's buffer
 
 
 class BindError(OSError):
@@ -156,9 +157,11 @@ class SharedSocket(asyncio.DatagramProtocol):
 class SharedUdpPort:
     """The shared port on each of the host's addresses (bound at :meth:`start`)."""
 
-    def __init__(self, port: int, addresses: list[str]) -> None:
+    def __init__(self, port: int, addresses: list[str],
+                 buffers: ReceiveBuffers | None = None) -> None:
         self.port = port
         self._addresses = addresses
+        self._buffers = buffers
         self._sockets: list[SharedSocket] = []
 
     @property
@@ -169,7 +172,7 @@ class SharedUdpPort:
         loop = asyncio.get_running_loop()
         try:
             for address in self._addresses:
-                sock = bind_udp(address, self.port)
+                sock = bind_udp(address, self.port, self._buffers)
                 shared = SharedSocket(address, self.port)
                 await loop.create_datagram_endpoint(lambda: shared, sock=sock)  # noqa: B023
                 self._sockets.append(shared)
@@ -194,14 +197,16 @@ class SharedUdpPort:
         return sum(shared.dropped for shared in self._sockets)
 
 
-def bind_udp(address: str, port: int) -> socket.socket:
-    """A UDP socket bound to ``address:port`` with a large receive buffer, or a clear error."""
+def bind_udp(address: str, port: int, buffers: ReceiveBuffers | None = None) -> socket.socket:
+    """A UDP socket bound to ``address:port`` (with ``buffers``' receive buffer), or a clear
+    error."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        if buffers is not None:  # every session's bursts land in one socket's buffer
+            buffers.apply(sock)
         sock.bind((address, port))
     except OSError as exc:
         sock.close()

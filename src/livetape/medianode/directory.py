@@ -24,8 +24,10 @@ the client of its own node with the events sink, and the clients of the other no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from nats.aio.client import Client as Nats
@@ -53,12 +55,18 @@ T = TypeVar("T")
 _PASS_ON = (Catalogue.SERVER_FULL, Catalogue.NODE_UNREACHABLE, Catalogue.NODE_TIMEOUT)
 
 
-def placement(entries: Sequence[NodeEntry]) -> list[NodeEntry]:
+def placement(entries: Sequence[NodeEntry],
+              pending: Mapping[str, int] | None = None) -> list[NodeEntry]:
     """The nodes that may take a new publisher, best first: below their limit, the least
-    loaded (publications over the node's limit), then the least CPU, then by id."""
-    open_nodes = [e for e in entries if e.publications < e.max_publications]
-    return sorted(open_nodes, key=lambda e: (e.publications / e.max_publications, e.cpu,
-                                             e.node_id))
+    loaded (publications, plus ``pending`` ones placed since the node's entry was written,
+    over the node's limit), then the least CPU, then by id."""
+    pending = pending or {}
+
+    def load(e: NodeEntry) -> int:
+        return e.publications + pending.get(e.node_id, 0)
+
+    open_nodes = [e for e in entries if load(e) < e.max_publications]
+    return sorted(open_nodes, key=lambda e: (load(e) / e.max_publications, e.cpu, e.node_id))
 
 
 def _node_refusal(error: LivetapeError) -> bool:
@@ -84,6 +92,9 @@ class NodeDirectory:
         self._nodes = nodes
         self._clients: dict[str, NatsMediaNode] = {}
         self._recorders: dict[str, str] = {}  # recording id -> node id
+        # publishers this process placed, by node and time: a burst of offers arrives
+        # faster than the nodes' heartbeats, so the registry alone would pile them on one
+        self._placed: list[tuple[str, datetime]] = []
 
     @property
     def node_id(self) -> str:
@@ -115,11 +126,17 @@ class NodeDirectory:
             raise LivetapeError(Catalogue.CONFLICT,
                                 f"the room is full ({offer.member_limit} members)")
         refusals: list[str] = []
-        for entry in placement(await self._nodes()):
+        entries = await self._nodes()
+        for entry in placement(entries, self._pending(entries)):
+            reserved = (entry.node_id, datetime.now(UTC))  # before the await: concurrent
+            self._placed.append(reserved)  # offers see it and go elsewhere
             try:
                 answer = await self.client(entry.node_id).publish(offer)
-            except LivetapeError as exc:
-                if exc.kind not in _PASS_ON or not _node_refusal(exc):
+            except BaseException as exc:
+                with contextlib.suppress(ValueError):
+                    self._placed.remove(reserved)
+                if (not isinstance(exc, LivetapeError) or exc.kind not in _PASS_ON
+                        or not _node_refusal(exc)):
                     raise
                 log.info("node %s refused a publisher (%s); trying the next", entry.node_id,
                          exc.detail)
@@ -134,6 +151,17 @@ class NodeDirectory:
             Catalogue.SERVER_FULL, f"every node of the cluster is at its limit{tried}",
             hint="retry later, end a stream (DELETE its WHIP session) or add a node; each "
             "node's limit is its LIVETAPE_MAX_PUBLICATIONS")
+
+    def _pending(self, entries: Sequence[NodeEntry]) -> dict[str, int]:
+        """Publishers placed on each node after its entry was written (not in it yet)."""
+        seen = {e.node_id: e.seen_at for e in entries}
+        oldest = min(seen.values(), default=datetime.now(UTC))
+        self._placed = [(n, at) for n, at in self._placed if at > oldest]
+        pending: dict[str, int] = {}
+        for node_id, at in self._placed:
+            if node_id in seen and at > seen[node_id]:
+                pending[node_id] = pending.get(node_id, 0) + 1
+        return pending
 
     async def trickle(self, request: TrickleRequest) -> int:
         node_id, local = split_publication(request.publication_id)

@@ -131,6 +131,16 @@ class InProcessMediaNode:
     def network(self) -> IceNetwork:
         return self._network
 
+    def udp_drops(self) -> int:
+        """Datagrams the kernel dropped (full receive buffer) on this process's UDP sockets."""
+        return self._network.drops.total()
+
+    def udp_stats(self) -> dict[str, int | None]:
+        """The health endpoint's media figures: kernel drops and the granted receive buffer
+        (``getsockopt``: the kernel doubles the ask for its bookkeeping; None: no socket yet)."""
+        return {"udp_drops": self.udp_drops(),
+                "udp_receive_buffer_bytes": self._network.buffers.granted}
+
     # publications ------------------------------------------------------------------------
 
     async def publish(self, offer: PublishOffer) -> PublishAnswer:

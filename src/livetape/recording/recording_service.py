@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -230,6 +230,9 @@ class RecordingService:
             raise
         if active.finalizers:
             await asyncio.gather(*active.finalizers.values(), return_exceptions=True)
+        # what a recorder wrote and never closed (its media process crashed and was started
+        # again: no recorder answered the stop) lands all the same; none after a normal stop
+        await self.segments.finalize_left(recording)
         reason = await self.mark_ended(recording.recording_id, reason)
         key = (recording.app_id, recording.room_id, recording.user_id, recording.src_type)
         if self._active.get(key) is active:
@@ -294,9 +297,12 @@ class RecordingService:
         """Server stopping: close every recording, keeping what was recorded."""
         await asyncio.gather(*(self.end(a, "shutdown") for a in list(self._active.values())))
 
-    async def recover(self) -> int:
-        """Finalize recordings a crash left open. Returns how many were recovered."""
-        recovered = await self.segments.recover(self._node.node_id)
+    async def recover(self, also: Sequence[str] = ()) -> int:
+        """Finalize recordings a crash left open (on this node, and on the media nodes
+        ``also`` of this machine: LIVETAPE_MEDIA_PROCESSES). Returns how many."""
+        recovered: list[str] = []
+        for node_id in (self._node.node_id, *also):
+            recovered += await self.segments.recover(node_id)
         for recording_id in recovered:
             await self.mark_ended(recording_id, "recovered")
         return len(recovered)

@@ -169,6 +169,20 @@ class SegmentLedger:
             recovered.append(recording.recording_id)
         return recovered
 
+    async def finalize_left(self, recording: Recording) -> int:
+        """Finalize the segments of ``recording`` still ``writing`` whose recorder is gone (its
+        media process crashed and was started again); returns how many."""
+        async with self._sessions() as session:
+            segments = list(await session.scalars(
+                select(Segment).where(Segment.recording_id == recording.recording_id,
+                                      Segment.state == "writing").order_by(Segment.seq)
+            ))
+        left = await asyncio.to_thread(  # the parts on this machine's disk
+            lambda: [s for s in segments if Path(s.part_path).exists()])
+        for segment in left:
+            await self.finalize(recording, segment.seq, Path(segment.part_path))
+        return len(left)
+
     async def writing(self, recording_id: str) -> list[int]:
         """The numbers of the recording's segments not finalized yet."""
         async with self._sessions() as session:

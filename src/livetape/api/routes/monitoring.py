@@ -28,6 +28,9 @@ async def healthz(request: Request) -> dict[str, Any]:
     svc = getattr(request.app.state, "services", None)
     if svc is not None and svc.cluster is not None:
         found["cluster"] = svc.cluster.health()
+    media_stats = getattr(request.app.state, "media_stats", None)
+    if media_stats is not None:  # this process's media sockets (live/udp_stats.py)
+        found["media"] = media_stats()
     return found
 
 
