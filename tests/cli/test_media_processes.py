@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from livetape.client.api import LivetapeClient
 from livetape.client.media import EncodedMedia
@@ -106,6 +107,14 @@ async def test_two_media_processes(tmp_path: Path) -> None:
             await wait_for(lambda: _listed(server, 2, publications=1), timeout=30)
             await wait_for(lambda: _written(api), timeout=30)
             await asyncio.sleep(2)  # a few fragments on disk
+            # /metrics counts both media processes (the media-only one's over NATS)
+            metrics = {(m.name, tuple(sorted(m.labels.items()))): m.value
+                       for family in text_string_to_metric_families(
+                           httpx.get(f"{server.url}/metrics", timeout=10).text)
+                       for m in family.samples}
+            assert metrics[("livetape_live_publications", ())] == 2
+            assert metrics[("livetape_active_recordings", ())] == 2
+            assert metrics[("livetape_rtp_packets_received_total", ())] > 0
 
             # kill -9 of the media process: it is started again; the recording it ran still
             # lands what reached the disk when it is stopped

@@ -59,9 +59,10 @@ from livetape.library.class_tree import ClassTree
 from livetape.library.files import Library
 from livetape.medianode.directory import NodeDirectory
 from livetape.medianode.in_process import InProcessMediaNode
-from livetape.medianode.interface import MediaNode
+from livetape.medianode.interface import MediaNode, NodeTotals
 from livetape.medianode.media_layout import media_node_ids
 from livetape.medianode.service import NodeService
+from livetape.medianode.tally import combined
 from livetape.metrics import Metrics
 from livetape.monitoring.readiness import ReadinessChecks
 from livetape.monitoring.scrape import Scraper
@@ -190,9 +191,19 @@ def create_app(config: Settings) -> FastAPI:
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked, viewers),
                                    TrialIndex())
-        scraper = Scraper(db.sessions, node.totals,
-                          spool_folder=spool.folder if spool is not None else None,
-                          udp_drops=node.udp_drops)
+        async def totals() -> NodeTotals:
+            """This server's media processes together: its own, and each media-only
+            process's over NATS (one that does not answer is left out, and logged)."""
+            found = [await node.totals()]
+            for child in media_children:
+                try:
+                    found.append(await media.client(child).totals())  # type: ignore[attr-defined]
+                except LivetapeError as exc:
+                    log.warning("metrics: media process %s did not answer: %s", child, exc)
+            return combined(found)
+
+        scraper = Scraper(db.sessions, totals,
+                          spool_folder=spool.folder if spool is not None else None)
 
         async def live_publications() -> int:
             return sum(node.live_rooms().values())

@@ -340,5 +340,6 @@ class InProcessMediaNode:
 
     async def totals(self) -> NodeTotals:
         """What this node took in and wrote since it started, the live ones included."""
-        return await self._tally.totals(self._registry.all_publications(),
-                                        [r.controller for r in self._recorders.values()])
+        found = await self._tally.totals(self._registry.all_publications(),
+                                         [r.controller for r in self._recorders.values()])
+        return found.model_copy(update={"udp_drops": self.udp_drops()})

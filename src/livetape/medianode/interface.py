@@ -113,6 +113,7 @@ class NodeTotals(Message):
     media_bytes: dict[str, int] = Field(description="depacketized media bytes, by kind")
     frames_written: dict[str, int] = Field(description="frames written to files, by kind")
     frames_dropped: int = Field(description="damaged video frames left out")
+    udp_drops: int = Field(default=0, description="datagrams the kernel dropped on its sockets")
 
 
 class RecordingEvents(Protocol):

@@ -42,6 +42,7 @@ from livetape.medianode.bus import (
 )
 from livetape.medianode.interface import (
     LiveStream,
+    NodeTotals,
     PublishAnswer,
     PublishOffer,
     RecorderStart,
@@ -167,6 +168,11 @@ class NatsMediaNode:
         stats: RecorderStats | None = await self._call(
             "recording_stats", wire.StatsRequest(recording_id=recording_id))
         return stats
+
+    async def totals(self) -> NodeTotals:
+        """What the node took in and wrote since it started (its metrics)."""
+        found: NodeTotals = await self._call("totals", wire.TotalsRequest())
+        return found
 
     # events ----------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from livetape.errors import Catalogue, LivetapeError
 from livetape.medianode import wire
 from livetape.medianode.bus import connect, requests_of
 from livetape.medianode.faults import Fault
+from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
 from livetape.medianode.outbox import EventOutbox
 
@@ -140,6 +141,10 @@ class NodeService:
                 return stopped
             case "recording_stats":
                 return await node.recording_stats(request.recording_id)
+            case "totals":  # the metrics of a media process (served by its server's /metrics)
+                if not isinstance(node, InProcessMediaNode):
+                    raise LivetapeError(Catalogue.UNKNOWN_NODE_OPERATION, "totals")
+                return await node.totals()
         raise AssertionError(name)  # every name of wire.OPERATIONS is matched above
 
     async def _recordings(self, app_id: str, room_id: str,

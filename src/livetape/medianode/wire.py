@@ -28,6 +28,7 @@ from livetape.medianode.failure import NodeFailure
 from livetape.medianode.interface import (
     LiveStream,
     Message,
+    NodeTotals,
     PublishAnswer,
     PublishOffer,
     RecorderStart,
@@ -68,6 +69,10 @@ class StatsRequest(Message):
     recording_id: str
 
 
+class TotalsRequest(Message):
+    """What the node took in and wrote since it started (its metrics): no fields."""
+
+
 class NodeEvent(Message):
     """A recording's event, node to control plane: ``seq`` counts a service run's events (its
     ``epoch``) in the order they happened, so a control plane drops one it already took."""
@@ -100,6 +105,7 @@ def _operations() -> MappingProxyType[str, Operation]:
         Operation("stop_recording", StopRequest, TypeAdapter(RecorderStopped)),
         Operation("recording_stats", StatsRequest, TypeAdapter(RecorderStats | None),
                   read_only=True),
+        Operation("totals", TotalsRequest, TypeAdapter(NodeTotals), read_only=True),
     ]
     return MappingProxyType({op.name: op for op in table})
 

@@ -35,12 +35,12 @@ def _spool_size(folder: Path | None) -> tuple[int, int]:
 
 class Scraper:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], totals: Totals, *,
-                 spool_folder: Path | None = None,
-                 udp_drops: Callable[[], int] | None = None) -> None:
+                 spool_folder: Path | None = None) -> None:
+        """``totals``: the media node's (with LIVETAPE_MEDIA_PROCESSES, every media process
+        of the server together)."""
         self._sessions = sessions
         self._totals = totals
         self._spool_folder = spool_folder
-        self._udp_drops = udp_drops
 
     async def read(self) -> Scraped:
         node = await self._totals()
@@ -50,7 +50,7 @@ class Scraper:
             publications=node.publications, recordings=node.recordings,
             rtp_packets=node.rtp_packets, media_bytes=node.media_bytes,
             frames_written=node.frames_written, frames_dropped=node.frames_dropped,
-            udp_drops=self._udp_drops() if self._udp_drops is not None else 0,
+            udp_drops=node.udp_drops,
             jobs=jobs, job_durations=durations,
             spool_files=spool_files, spool_bytes=spool_bytes,
         )
