@@ -14,11 +14,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import Any, TypeVar
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 
 from livetape.errors import Catalogue, LivetapeError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +133,39 @@ class ClusterConnection:
             with suppress(Exception):
                 await client.close()
         self._state = "stopped"
+
+
+async def nats_call(work: Awaitable[T], what: str, url: str, seconds: float) -> T:
+    """``work`` (a NATS call) within ``seconds``, NATS's failures as the catalogue's registry
+    codes: 30000404 no answer in time, 30000401 unreachable, 30000402 an error answered."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieved)
+    try:  # not wait_for: a NATS call that outlives its cancellation cannot hold us
+        await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+    try:
+        if not task.done():
+            raise TimeoutError
+        return task.result()
+    except LivetapeError:
+        raise
+    except (TimeoutError, nats.errors.TimeoutError) as exc:
+        raise LivetapeError(Catalogue.REGISTRY_TIMEOUT,
+                            f"{what}: NATS at {url} did not answer within "
+                            f"{seconds:g} s (LIVETAPE_NODE_TIMEOUT_SECONDS)") from exc
+    except (nats.errors.ConnectionClosedError, nats.errors.NoServersError,
+            nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError,
+            nats.errors.NoRespondersError) as exc:
+        raise LivetapeError(Catalogue.REGISTRY_UNREACHABLE,
+                            f"{what}: NATS at {url}: {exc or type(exc).__name__}") from exc
+    except nats.errors.Error as exc:
+        raise LivetapeError(Catalogue.REGISTRY_FAILED, f"{what}: NATS at {url} answered: "
+                            f"{exc or type(exc).__name__}") from exc
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A task given up on still ends: its exception is read (no "never retrieved")."""
+    if not task.cancelled():
+        task.exception()

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -32,7 +32,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from livetape import __version__
-from livetape.cluster.connection import ClusterConnection
+from livetape.cluster.connection import ClusterConnection, nats_call
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 
@@ -263,24 +263,4 @@ class NodeRegistry:
         return self._kv
 
     async def _call(self, work: Awaitable[T], what: str) -> T:
-        url = self._connection.url
-        try:
-            return await asyncio.wait_for(work, self._timeout)
-        except LivetapeError:
-            raise
-        except (TimeoutError, nats.errors.TimeoutError) as exc:
-            raise LivetapeError(Catalogue.REGISTRY_TIMEOUT,
-                                f"{what}: NATS at {url} did not answer within "
-                                f"{self._timeout:g} s (LIVETAPE_NODE_TIMEOUT_SECONDS)") from exc
-        except (nats.errors.ConnectionClosedError, nats.errors.NoServersError,
-                nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError,
-                nats.errors.NoRespondersError) as exc:
-            raise LivetapeError(Catalogue.REGISTRY_UNREACHABLE,
-                                f"{what}: NATS at {url}: {_said(exc)}") from exc
-        except nats.errors.Error as exc:
-            raise LivetapeError(Catalogue.REGISTRY_FAILED,
-                                f"{what}: NATS at {url} answered: {_said(exc)}") from exc
-
-
-def _said(exc: BaseException) -> Any:
-    return str(exc) or type(exc).__name__
+        return await nats_call(work, what, self._connection.url, self._timeout)

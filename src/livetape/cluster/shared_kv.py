@@ -20,15 +20,15 @@ import math
 import random
 import re
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
-from livetape.cluster.connection import ClusterConnection
-from livetape.errors import Catalogue, LivetapeError
+from livetape.cluster.connection import ClusterConnection, nats_call
+from livetape.errors import LivetapeError
 
 T = TypeVar("T")
 MARKER_SECONDS = 60.0  # how long an expired key's marker stays (its revision keeps CAS exact)
@@ -100,36 +100,5 @@ class SharedBucket:
 
     async def call(self, work: Awaitable[T], what: str) -> T:
         """``work`` within the timeout, NATS's failures as the catalogue's."""
-        url = self._connection.url
-        task = asyncio.ensure_future(work)
-        task.add_done_callback(_retrieved)
-        try:  # not wait_for: a NATS call that outlives its cancellation cannot hold us
-            await asyncio.wait({task}, timeout=self._timeout)
-        finally:
-            if not task.done():
-                task.cancel()
-        try:
-            if not task.done():
-                raise TimeoutError
-            return task.result()
-        except LivetapeError:
-            raise
-        except (TimeoutError, nats.errors.TimeoutError) as exc:
-            raise LivetapeError(Catalogue.REGISTRY_TIMEOUT,
-                                f"{what}: NATS at {url} did not answer within "
-                                f"{self._timeout:g} s (LIVETAPE_NODE_TIMEOUT_SECONDS)") from exc
-        except (nats.errors.ConnectionClosedError, nats.errors.NoServersError,
-                nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError,
-                nats.errors.NoRespondersError) as exc:
-            raise LivetapeError(Catalogue.REGISTRY_UNREACHABLE,
-                                f"{what}: NATS at {url}: {exc or type(exc).__name__}") from exc
-        except nats.errors.Error as exc:
-            raise LivetapeError(Catalogue.REGISTRY_FAILED,
-                                f"{what}: NATS at {url} answered: "
-                                f"{exc or type(exc).__name__}") from exc
+        return await nats_call(work, what, self._connection.url, self._timeout)
 
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    """A task given up on still ends: its exception is read (no "never retrieved")."""
-    if not task.cancelled():
-        task.exception()
