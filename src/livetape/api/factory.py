@@ -62,7 +62,6 @@ from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode, NodeTotals
 from livetape.medianode.media_layout import media_node_ids
 from livetape.medianode.service import NodeService
-from livetape.medianode.tally import combined
 from livetape.metrics import Metrics
 from livetape.monitoring.readiness import ReadinessChecks
 from livetape.monitoring.scrape import Scraper
@@ -200,7 +199,7 @@ def create_app(config: Settings) -> FastAPI:
                     found.append(await media.client(child).totals())  # type: ignore[attr-defined]
                 except LivetapeError as exc:
                     log.warning("metrics: media process %s did not answer: %s", child, exc)
-            return combined(found)
+            return NodeTotals.combined(found)
 
         scraper = Scraper(db.sessions, totals,
                           spool_folder=spool.folder if spool is not None else None)

@@ -115,6 +115,22 @@ class NodeTotals(Message):
     frames_dropped: int = Field(description="damaged video frames left out")
     udp_drops: int = Field(default=0, description="datagrams the kernel dropped on its sockets")
 
+    @classmethod
+    def combined(cls, parts: list[NodeTotals]) -> NodeTotals:
+        """Several media processes' totals as one (a server with LIVETAPE_MEDIA_PROCESSES)."""
+        def by_kind(name: str) -> dict[str, int]:
+            kinds = sorted({k for p in parts for k in getattr(p, name)})
+            return {k: sum(getattr(p, name).get(k, 0) for p in parts) for k in kinds}
+
+        return cls(
+            publications=sum(p.publications for p in parts),
+            recordings=sum(p.recordings for p in parts),
+            rtp_packets=sum(p.rtp_packets for p in parts),
+            media_bytes=by_kind("media_bytes"), frames_written=by_kind("frames_written"),
+            frames_dropped=sum(p.frames_dropped for p in parts),
+            udp_drops=sum(p.udp_drops for p in parts),
+        )
+
 
 class RecordingEvents(Protocol):
     """What a node reports to the control plane about the recordings it runs.

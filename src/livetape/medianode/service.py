@@ -26,7 +26,6 @@ from livetape.errors import Catalogue, LivetapeError
 from livetape.medianode import wire
 from livetape.medianode.bus import connect, requests_of
 from livetape.medianode.faults import Fault
-from livetape.medianode.in_process import InProcessMediaNode
 from livetape.medianode.interface import MediaNode
 from livetape.medianode.outbox import EventOutbox
 
@@ -142,9 +141,10 @@ class NodeService:
             case "recording_stats":
                 return await node.recording_stats(request.recording_id)
             case "totals":  # the metrics of a media process (served by its server's /metrics)
-                if not isinstance(node, InProcessMediaNode):
+                totals = getattr(node, "totals", None)  # the in-process node has them
+                if totals is None:
                     raise LivetapeError(Catalogue.UNKNOWN_NODE_OPERATION, "totals")
-                return await node.totals()
+                return await totals()
         raise AssertionError(name)  # every name of wire.OPERATIONS is matched above
 
     async def _recordings(self, app_id: str, room_id: str,

@@ -51,17 +51,3 @@ class NodeTally:
         into.update({f"written.{k}": v for k, v in controller.written.items()})
         into["dropped"] += controller.dropped
 
-
-def combined(parts: list[NodeTotals]) -> NodeTotals:
-    """Several media processes' totals as one (a server with LIVETAPE_MEDIA_PROCESSES)."""
-    def by_kind(field: str) -> dict[str, int]:
-        return {k: sum(getattr(p, field).get(k, 0) for p in parts) for k in KINDS}
-
-    return NodeTotals(
-        publications=sum(p.publications for p in parts),
-        recordings=sum(p.recordings for p in parts),
-        rtp_packets=sum(p.rtp_packets for p in parts),
-        media_bytes=by_kind("media_bytes"), frames_written=by_kind("frames_written"),
-        frames_dropped=sum(p.frames_dropped for p in parts),
-        udp_drops=sum(p.udp_drops for p in parts),
-    )
