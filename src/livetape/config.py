@@ -45,9 +45,10 @@ class Settings(NetworkSettings, EventSettings):
         "recordings (end_reason node_lost).",
     )
     part_upload_seconds: float = Field(
-        1.0, ge=0, description="A cluster: how often the new bytes of each recording's open "
-        "file are copied to the shared storage, so a survivor can finalize it if this node "
-        "dies (0: never). Unused on a single node.",
+        0.25, ge=0, description="A cluster: how often each recording's open file is looked "
+        "at; its new bytes (a fragment just written) are then copied to the shared storage "
+        "at once, so a survivor can finalize it if this node dies (0: never). Unused on a "
+        "single node.",
     )
     resume_seconds: float = Field(
         30.0, ge=0, description="A publisher whose connection dropped (or whose node died) "
@@ -64,11 +65,12 @@ class Settings(NetworkSettings, EventSettings):
         "once.",
     )
     test_node_fault: str | None = Field(
-        None, pattern=r"^(hang|garbage|shape|unknown-op|drop:[a-z_]+)$",
+        None, pattern=r"^(hang|garbage|shape|unknown-op|drop:[a-z_]+|silent-after:\d+)$",
         description="TEST ONLY: this node misbehaves on every request it serves over NATS: "
         "hang (never answers), garbage (answers bytes that are not JSON), shape (JSON of the "
         "wrong shape), unknown-op (as if it did not know the operation), drop:<field> (its "
-        "answer lacks that field). Never set it in production.",
+        "answer lacks that field), silent-after:<seconds> (its heartbeats stop that long "
+        "after it joined, its answers do not). Never set it in production.",
     )
     job_storage_retry_seconds: float = Field(
         600.0, ge=0, description="A processing job that cannot reach the object store is run "

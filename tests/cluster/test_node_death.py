@@ -22,7 +22,7 @@ from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 from livetape_harness.flow import download, files_of, wait_for
 from livetape_harness.seaweed import SeaweedS3
-from tests.cluster.conftest import NodeFactory
+from tests.cluster.conftest import NodeFactory, node_ids
 
 ROOM = "room-1"
 DEAD_SECONDS = 3
@@ -51,9 +51,9 @@ def _start_offset(log: str, recording_id: str) -> float:
     return float(found.group(1))
 
 
-async def _url(api: LivetapeClient, file_id: str) -> str:
+async def _url(api: LivetapeClient, file_id: str, name: str = "death") -> str:
     """The play URL of one of the recording's files."""
-    files = {f["file_id"]: f for f in await files_of(api, "death")}
+    files = {f["file_id"]: f for f in await files_of(api, name)}
     url: str = files[file_id]["play_set"][0]["url"]
     return url
 
@@ -185,3 +185,42 @@ async def test_a_node_cut_off_and_back_still_lands_its_files(
         files = {f["file_id"]: f for f in await files_of(api, "cut")}
         reaped_file, late_file = (files[f] for f in state["file_ids"])
         assert late_file["duration"] >= reaped_file["duration"] > 2, (reaped_file, late_file)
+
+
+@pytest.mark.timeout(300)
+async def test_a_node_that_misses_its_heartbeats_but_answers_keeps_its_recording(
+    start_node: NodeFactory, seaweed: SeaweedS3, s3_prefix: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Heartbeats lost (a starved host, a slow NATS) are not a death: a survivor asks the
+    node before reaping it, and a node that answers keeps recording, to the end."""
+    for name, value in seaweed.env.items():
+        monkeypatch.setenv(name, value)
+    fast = {"node_dead_seconds": DEAD_SECONDS, "node_heartbeat_seconds": 1,
+            "node_timeout_seconds": 3, "storage_url": seaweed.storage_url(s3_prefix)}
+    b = start_node("b", test_node_fault="silent-after:12", **fast)
+    media = EncodedMedia.synthetic(4.0)
+    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
+        await via_b.create_room(ROOM)
+        token = await via_b.mint_token("alice")
+        publisher = WhipPublisher(via_b.whip_url(ROOM, "camera"), token, media, loop=True)
+        await publisher.start()
+    a = await asyncio.to_thread(start_node, "a", **fast)
+    try:
+        async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
+            recording_id = await api.start_recording(ROOM, "silent", user_id="alice")
+            await wait_for(lambda: asyncio.to_thread(lambda: "b" not in node_ids(a)),
+                           timeout=60)  # b's entry expired: it looks dead to a
+            await asyncio.sleep(3 * DEAD_SECONDS)  # a few of a's sweeps
+            state = await _state(api, recording_id)
+            assert (state["state"], state["end_reason"]) == ("recording", None), state
+            assert "answers: its recordings stay with it" in a.log_text()
+            [file_id] = await api.stop_recording(ROOM, user_id="alice")
+    finally:
+        await publisher.stop()
+    async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
+        state = await _state(api, recording_id)
+        assert (state["state"], state["end_reason"]) == ("ended", "stopped"), state
+        got = await download(await _url(api, file_id, "silent"), tmp_path / "silent.mp4")
+    duration, _ = _decoded(got)
+    assert duration >= 3 * DEAD_SECONDS  # recorded through the silence, not cut at it

@@ -67,7 +67,7 @@ from livetape.monitoring.readiness import ReadinessChecks
 from livetape.monitoring.scrape import Scraper
 from livetape.periodic import Periodic
 from livetape.playback.lookup import MediaLookup
-from livetape.playback.playback_service import PlaybackService
+from livetape.playback.playback_service import NodeUrl, PlaybackService
 from livetape.playback.playlists import TrialIndex
 from livetape.playback.signing import PlayGuard
 from livetape.recording.admission import RecordingAdmission
@@ -113,6 +113,20 @@ def _live_node_ids(cluster: ClusterMembership) -> Callable[[], Awaitable[list[st
         return [entry.node_id for entry in await cluster.registry.nodes()]
 
     return live
+
+
+def _node_url(cluster: ClusterMembership | None) -> NodeUrl | None:
+    """A live node's public URL from the registry (None: not live, or the registry away)."""
+    if cluster is None:
+        return None
+
+    async def url(node_id: str) -> str | None:
+        try:
+            return (await cluster.registry.get(node_id)).public_url
+        except LivetapeError:
+            return None
+
+    return url
 
 
 def _on_notices(cluster: ClusterMembership, lookup: MediaLookup,
@@ -189,7 +203,7 @@ def create_app(config: Settings) -> FastAPI:
             turn_secret=config.turn_secret, ttl_seconds=config.turn_ttl_seconds)
         playback = PlaybackService(config, library, lookup,
                                    PlayGuard(config.play_rlimit_max_tracked, viewers),
-                                   TrialIndex())
+                                   TrialIndex(), _node_url(cluster))
         async def totals() -> NodeTotals:
             """This server's media processes together: its own, and each media-only
             process's over NATS (one that does not answer is left out, and logged)."""
@@ -235,7 +249,7 @@ def create_app(config: Settings) -> FastAPI:
             for child in media_children:  # their files are on this machine: they land here
                 await media.client(child).start(recordings.events)
             reaper = NodeReaper(config, db.sessions, recordings, cluster.node_id,
-                                _live_node_ids(cluster))
+                                _live_node_ids(cluster), media.answers)
             cluster.connection.on_connect(reaper.reconnected)
             reaper.start()
         runner = BillingRunner(biller, library.usage, db.sessions,

@@ -116,6 +116,10 @@ class NodeRegistry:
         self._beat: asyncio.Task[None] | None = None
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._failing = False
+        # TEST ONLY (LIVETAPE_TEST_NODE_FAULT=silent-after:S): beats stop S s after start
+        fault = settings.test_node_fault or ""
+        self._silent_at = (time.monotonic() + float(fault.split(":", 1)[1])
+                           if fault.startswith("silent-after:") else None)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -145,6 +149,8 @@ class NodeRegistry:
             await asyncio.sleep(self._settings.node_heartbeat_seconds)
             if not self._connection.connected:
                 continue
+            if self._silent_at is not None and time.monotonic() >= self._silent_at:
+                continue  # TEST ONLY: a node alive but silent
             try:
                 await self.beat()
                 if self._failing:

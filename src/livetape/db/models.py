@@ -210,6 +210,9 @@ class VodFile(Base):
     create_time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # why the last processing job failed (status 7)
     status_reason: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # the node whose spool holds the original while it waits for the object store (other
+    # nodes send its players there); None once it is in the store
+    spooled_on: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Rendition(Base):

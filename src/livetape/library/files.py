@@ -6,6 +6,7 @@ then flips to 2 (normal): a crash in between leaves a visible, recoverable row.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -28,6 +29,9 @@ from livetape.library.file_changes import FileUpdate, checked_changes
 from livetape.library.search import FileQuery
 from livetape.processing.probe import MediaInfo
 from livetape.storage import Storage
+from livetape.storage.base import StorageError
+
+log = logging.getLogger(__name__)
 
 ORIGINAL = "f0.mp4"  # definition 0
 # status_reason while the file waits in this node's spool for the object store (it plays)
@@ -118,6 +122,7 @@ class Library:
             stored.status, stored.size = FileStatus.NORMAL, size
             if self.storage.pending(key):
                 stored.status_reason = UPLOAD_PENDING
+                stored.spooled_on = self._settings.resolved_node_id()
             await file_ready(session, stored)  # the outbox
         await self.usage.note_storage(source.app_id)
         return file_id
@@ -130,7 +135,14 @@ class Library:
         async with self._sessions() as session, session.begin():
             await session.execute(update(VodFile).where(
                 VodFile.file_id == parts[1], VodFile.status_reason == UPLOAD_PENDING,
-            ).values(status_reason=""))
+            ).values(status_reason="", spooled_on=None))
+
+    async def spooled_on(self, file_id: str) -> str | None:
+        """The node whose spool holds the file's original, while it waits for the store."""
+        async with self._sessions() as session:
+            found: str | None = await session.scalar(select(VodFile.spooled_on).where(
+                VodFile.file_id == file_id, VodFile.status_reason == UPLOAD_PENDING))
+        return found
 
     async def discard_unstored(self, recording_id: str, segment_seq: int) -> int:
         """Drop rows (and any objects) a crash left at status -1 for this segment, before
@@ -197,7 +209,6 @@ class Library:
         """DeleteVodFile: every stored object of the file (renditions too), then its rows
         (``expired``: the expiry sweep deletes it; the event says file.expired)."""
         row = await self.get(app_id, file_id)
-        await self.storage.delete_prefix(f"{row.app_id}/{row.file_id}/")
         async with self._sessions() as session, session.begin():
             if self._on_delete is not None:
                 await self._on_delete(session, file_id)
@@ -205,6 +216,14 @@ class Library:
                 await session.execute(sql_delete(model).where(model.file_id == file_id))
             await session.execute(sql_delete(VodFile).where(VodFile.file_id == file_id))
             await file_gone(session, row, expired=expired)  # the outbox
+        # the objects after the rows: a job that stores an output meanwhile either finds
+        # the row gone (and deletes its output) or stored it before this delete
+        prefix = f"{row.app_id}/{row.file_id}/"
+        try:
+            await self.storage.delete_prefix(prefix)
+        except StorageError as exc:
+            log.error("file %s deleted, but its objects under %s were not (%s): delete them "
+                      "by hand", file_id, prefix, exc)
         await self.usage.note_storage(app_id)  # the day's peak keeps what was stored before
 
     async def extras(self, file_ids: list[str], *, jobs: bool = False) -> dict[str, FileExtras]:

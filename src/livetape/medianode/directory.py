@@ -114,6 +114,18 @@ class NodeDirectory:
             await client.stop()
         self._clients.clear()
 
+    async def answers(self, node_id: str) -> bool:
+        """Does ``node_id`` answer a call now (a node missing from the registry may only
+        have missed heartbeats)? Raises 30000401 when NATS itself is away."""
+        try:
+            await self.client(node_id).totals()
+        except LivetapeError as error:
+            if error.kind in (Catalogue.NODE_UNREACHABLE, Catalogue.NODE_TIMEOUT):
+                return False
+            if error.kind is Catalogue.REGISTRY_UNREACHABLE:
+                raise
+        return True  # it answered (an error reply is an answer too)
+
     # publications ----------------------------------------------------------------------------
 
     async def publish(self, offer: PublishOffer) -> PublishAnswer:

@@ -38,6 +38,7 @@ class Playable:
     redirect: str | None = None  # a presigned URL of the object (302)
     info: ObjectInfo | None = None  # the stored object's size and validators (no path)
     body: ByteSource | None = None  # its bytes from storage (no path)
+    elsewhere: str | None = None  # the URL on the node that holds it now (307)
 
     def clip(self, ranges: Ranges | None) -> Ranges | None:
         """The byte ranges to serve of those asked for (None: the whole object). A trial

@@ -17,6 +17,11 @@ The answer is a :class:`Playable`: the local file, or a playlist rewritten for t
 plus the trial's byte limit; on S3, a presigned URL to redirect to or an object to stream
 (:mod:`livetape.playback.remote_objects`). The HTTP layer turns it into a response (ranges,
 304, 302).
+
+In a cluster a file that just landed waits a moment in the spool of the node that recorded
+it before it is in the object store: another node asked for it answers 307 to that node
+(its ``LIVETAPE_PUBLIC_URL``, the same path and query), which serves it from its spool and
+makes every check itself.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from livetape.config import Settings
 from livetape.db.models import FileStatus, VodFile
@@ -40,15 +47,20 @@ from livetape.playback.playlists import TrialIndex, rewrite_playlist, segment_st
 from livetape.playback.remote_objects import RemoteObjects
 from livetape.playback.signing import Grant, PlayGuard, PlayUrls, new_grant
 from livetape.storage import InvalidKey, ObjectInfo
+from livetape.storage.base import StorageError
 
-__all__ = ["MEDIA_TYPES", "OTHER_TYPE", "Playable", "PlaybackService"]
+__all__ = ["MEDIA_TYPES", "OTHER_TYPE", "NodeUrl", "Playable", "PlaybackService"]
+
+NodeUrl = Callable[[str], Awaitable[str | None]]  # a live node's public URL (None: none)
 
 class PlaybackService:
     """Play URLs for library files, and the checks a request for their objects passes."""
 
     def __init__(self, settings: Settings, library: Library, lookup: MediaLookup,
-                 guard: PlayGuard, trials: TrialIndex) -> None:
+                 guard: PlayGuard, trials: TrialIndex, node_url: NodeUrl | None = None) -> None:
+        """``node_url``: in a cluster, where another node is reached (see the docstring)."""
         self._settings = settings
+        self._node_url = node_url
         self._library = library
         self._lookup = lookup
         self._guard = guard
@@ -148,7 +160,13 @@ class PlaybackService:
                 info = await self._remote.stat(key)
             except InvalidKey:
                 info = None
+            except StorageError:  # the store is away: another node may hold it in its spool
+                if holder := await self._holder_url(file_id, url_path, query):
+                    return Playable(None, None, OTHER_TYPE, elsewhere=holder)
+                raise
         if not playable or (local is None and info is None):
+            if playable and (holder := await self._holder_url(file_id, url_path, query)):
+                return Playable(None, None, OTHER_TYPE, elsewhere=holder)
             raise LivetapeError(Catalogue.NOT_FOUND, f"no object {name!r} for file {file_id!r}")
         signing = await self._lookup.signing(app_id)
         grant: Grant | None = None
@@ -182,6 +200,19 @@ class PlaybackService:
             limit = await asyncio.to_thread(self._trials.trial_bytes, local, trial)
             return Playable(local, stat, media_type, last_byte=limit - 1, trial=trial)
         return Playable(local, stat, media_type, trial=trial)
+
+    async def _holder_url(self, file_id: str, url_path: str,
+                          query: dict[str, str]) -> str | None:
+        """The same URL on the node whose spool holds the file, if another live node does."""
+        if self._node_url is None:
+            return None
+        node_id = await self._library.spooled_on(file_id)
+        if node_id is None or node_id == self._settings.resolved_node_id():
+            return None
+        base = await self._node_url(node_id)
+        if not base:
+            return None
+        return base.rstrip("/") + url_path + (f"?{urlencode(query)}" if query else "")
 
     async def _not_suspended(self, app_id: str) -> None:
         """Playback stops once the balance has been at or below zero past the grace period."""

@@ -2,10 +2,11 @@
 
 In a cluster a part file (fragmented MP4) is on the disk of the node that records it; if
 that node dies, a survivor can only finalize what reached the shared storage. Every
-``LIVETAPE_PART_UPLOAD_SECONDS`` the new bytes of each open part are uploaded as one chunk
-object, ``parts/<recording_id>/<seq:04d>/<offset:012d>``: fragmented MP4 is append-only, so
-the chunks, read in order from offset 0 (each one's size gives the next one's offset),
-concatenate into the part as it was then. :meth:`PartShipper.rebuild` does that on the
+``LIVETAPE_PART_UPLOAD_SECONDS`` each open part's size is looked at, and its new bytes (a
+fragment the muxer just wrote) are uploaded at once as one chunk object,
+``parts/<recording_id>/<seq:04d>/<offset:012d>``: fragmented MP4 is append-only, so the
+chunks, read in order from offset 0 (each one's size gives the next one's offset), concatenate
+into the part as it was then. :meth:`PartShipper.rebuild` does that on the
 survivor; once a segment lands normally its chunks are deleted.
 
 Uploads run in the store's threads, at most :data:`UPLOADS` at a time; a store that is slow or
@@ -97,11 +98,18 @@ class PartShipper:
     # copying -----------------------------------------------------------------------------
 
     async def _ship_while_open(self, part: _Part) -> None:
+        """Look at the part's size every ``every`` seconds (a fixed rate, whatever an upload
+        took) and copy what is new at once: the muxer writes a fragment whole, so about one
+        chunk per fragment goes out, a moment after the fragment is on disk."""
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
         while not part.done.is_set():
+            tick = max(tick + self._every, loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(part.done.wait(), self._every)
+                await asyncio.wait_for(part.done.wait(), tick - loop.time())
                 return
-            await self._ship(part)
+            if _size(part.path) > part.shipped or part.failing:
+                await self._ship(part)
 
     async def _ship(self, part: _Part) -> None:
         async with self._uploads:
@@ -159,6 +167,13 @@ def _copy_tail(path: Path, start: int, chunk: Path) -> int:
         data = source.read(count)
         out.write(data)
     return len(data)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _empty(target: Path) -> None:

@@ -9,6 +9,11 @@ shared storage (:mod:`.part_shipper`), finalizes it into the library, and ends t
 (``node_lost``, resumable for ``LIVETAPE_RESUME_SECONDS``). A survivor that dies while reaping
 leaves the claim under its own id: another one takes it over the same way.
 
+A node missing from the registry is asked directly before it is taken for dead (one call over
+NATS, ``LIVETAPE_NODE_TIMEOUT_SECONDS`` at most): a node that answers only missed its
+heartbeats (a starved host, a slow NATS) and keeps its recordings; "no responders" or no
+answer in time is a death.
+
 Nothing is reaped while the registry cannot be read, nor until it has been read without a
 break for ``LIVETAPE_NODE_DEAD_SECONDS`` since this node (re)connected: a NATS server that
 restarts comes back with an empty registry, and the live nodes need a heartbeat to be listed
@@ -32,13 +37,16 @@ from livetape.recording.recording_service import RecordingService
 log = logging.getLogger(__name__)
 
 LiveNodes = Callable[[], Awaitable[list[str]]]  # the ids in the registry now (or raises)
+Answers = Callable[[str], Awaitable[bool]]  # does the node answer a call (raises: NATS away)
 
 
 class NodeReaper:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                 service: RecordingService, own_node_id: str, live_nodes: LiveNodes) -> None:
+                 service: RecordingService, own_node_id: str, live_nodes: LiveNodes,
+                 answers: Answers | None = None) -> None:
         self._settings, self._sessions, self._service = settings, sessions, service
-        self._own, self._live_nodes = own_node_id, live_nodes
+        self._own, self._live_nodes, self._answers = own_node_id, live_nodes, answers
+        self._late: set[str] = set()  # nodes missing from the registry that still answer
         self._steady_since: float | None = None  # the registry read without a break since
         self._unreadable = False
         self._periodic = Periodic("node reaper", settings.node_heartbeat_seconds, self.sweep)
@@ -76,14 +84,35 @@ class NodeReaper:
                 select(Recording.recording_id, Recording.node_id, Recording.end_reason)
                 .where(Recording.state == "recording", Recording.node_id.is_not(None))
                 .order_by(Recording.started_at))).all()
+        verdicts: dict[str, bool] = {}  # node -> dead, asked once a sweep
         for recording_id, node_id, end_reason in rows:
             if node_id is None:
                 continue
             if node_id == self._own and end_reason == "node_lost":
                 await self.reap(recording_id, node_id)  # a claim of this node's before a crash
             elif node_id not in live and steady:
-                await self.reap(recording_id, node_id)
+                if node_id not in verdicts:
+                    verdicts[node_id] = await self._dead(node_id)
+                if verdicts[node_id]:
+                    await self.reap(recording_id, node_id)
+        self._late &= {node for node, dead in verdicts.items() if not dead}
         await self._service.forget_ended()
+
+    async def _dead(self, node_id: str) -> bool:
+        """A node missing from the registry: dead unless it answers a direct call."""
+        if self._answers is None:
+            return True
+        try:
+            alive = await self._answers(node_id)
+        except Exception as exc:  # NATS itself failing: nobody is taken for dead now
+            log.warning("node %s is missing from the registry and cannot be asked (%s): "
+                        "not taken for dead yet", node_id, exc)
+            return False
+        if alive and node_id not in self._late:
+            self._late.add(node_id)
+            log.warning("node %s missed its heartbeats for %g s but answers: its recordings "
+                        "stay with it", node_id, self._settings.node_dead_seconds)
+        return not alive
 
     async def reap(self, recording_id: str, dead_node: str) -> bool:
         """Claim the recording from ``dead_node``, finalize what reached the shared storage,

@@ -17,7 +17,7 @@ livetape must cut it (:mod:`livetape.api.object_responses`).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from livetape.api.accel import accel_response
 from livetape.api.deps import services
@@ -50,6 +50,8 @@ async def media(app_id: str, file_id: str, path: str, request: Request) -> Respo
     playable = await svc.playback.open(
         app_id, file_id, path, request.url.path, dict(request.query_params),
         request.client.host if request.client else "", head=request.method == "HEAD")
+    if playable.elsewhere is not None:  # a cluster: it waits in another node's spool
+        return RedirectResponse(playable.elsewhere, status_code=307)
     if playable.playlist is not None:
         return _bytes_response(request, playable.playlist, playable.media_type)
     if playable.redirect is not None:  # S3: the store serves it
