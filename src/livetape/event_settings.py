@@ -55,3 +55,15 @@ class EventSettings(BaseSettings):
     events_max_limit: int = Field(
         500, ge=1, le=10000, description="Most events one GET /v1/events answers.",
     )
+    events_pull_wait_seconds: float = Field(
+        5.0, ge=0, le=60, description="The original's PullEvents: how long a pull with no "
+        "event to hand out waits for one (the original's 5 s) before it answers none.",
+    )
+    events_pull_lease_seconds: float = Field(
+        30.0, gt=0, description="The original's PullEvents: how long a pulled event's handle "
+        "waits for ConfirmEvents; unconfirmed by then, the event is pulled again.",
+    )
+    events_pull_max_age_hours: float = Field(
+        96.0, gt=0, description="The original's PullEvents: events older than this are not "
+        "handed out any more (the original keeps unpulled events 4 days).",
+    )

@@ -326,8 +326,9 @@ def test_signatures(recorded: Recorded) -> None:
         clock.time.return_value = time.time() - 600
         stale = refused(lambda: client.SearchMedia(search))
     assert stale.get_code() == "AuthFailure.SignatureExpire"
-    unsupported = refused(lambda: client.call_json("PullEvents", {}))
-    assert unsupported.get_code() == "UnsupportedOperation" and "PullEvents" in str(unsupported)
+    unsupported = refused(lambda: client.call_json("DescribeEventsState", {}))
+    assert unsupported.get_code() == "UnsupportedOperation"
+    assert "DescribeEventsState" in str(unsupported)
 
     # the SDK's own signer, then the body changed after signing
     endpoint = f"127.0.0.1:{recorded.server.port}"

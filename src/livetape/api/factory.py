@@ -233,7 +233,7 @@ def create_app(config: Settings) -> FastAPI:
             processing, ice_credentials, lookup, playback, balances, plans,
             biller, scraper, readiness, events, cluster,
         )
-        dialects = Backends(apps, library, classes, processing, playback)
+        dialects = Backends(apps, library, classes, processing, playback, events)
         app.state.services.tencent = TencentDialect(dialects)
         app.state.services.tencent_v2 = LegacyDialect(dialects)
         if cluster is not None:

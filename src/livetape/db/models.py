@@ -400,6 +400,21 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class PulledEvent(Base):
+    """An event handed out by a pull that must be confirmed (the original's PullEvents and
+    ConfirmEvents): its ``handle`` is good until ``lease_until``; unconfirmed by then, the
+    event is handed out again under a new handle. Rows at or below the app's lowest
+    unconfirmed event are pruned."""
+
+    __tablename__ = "pulled_events"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.app_id"), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    handle: Mapped[str] = mapped_column(String(48), unique=True)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed: Mapped[bool] = mapped_column(default=False)
+
+
 class DeliveryAttempt(Base):
     """One attempt of a delivery: when, the receiver's HTTP status (None: no answer), how
     long it took and what went wrong."""

@@ -19,6 +19,7 @@ from livetape.tencent.dialect_errors import (
     DialectError,
     from_catalogue,
 )
+from livetape.webhooks.webhook_service import WebhookService
 
 T = TypeVar("T")
 
@@ -32,6 +33,7 @@ class Backends:
     classes: ClassTree
     processing: ProcessingService
     playback: PlaybackService
+    webhooks: WebhookService
 
 
 @dataclass(frozen=True)

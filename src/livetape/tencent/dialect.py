@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from livetape.bounds import nul_in
-from livetape.tencent import class_actions, media_actions, params, task_actions
+from livetape.tencent import class_actions, event_actions, media_actions, params, task_actions
 from livetape.tencent.context import Backends, Call, Reply
 from livetape.tencent.dialect_errors import (
     INTERNAL_ERROR,
@@ -61,7 +61,8 @@ ACTIONS: Mapping[str, Action] = {
     "DescribeAllClass": Action(params.NoParams, class_actions.describe_all_class),
     "ModifyClass": Action(params.ModifyClass, class_actions.modify_class),
     "DeleteClass": Action(params.DeleteClass, class_actions.delete_class),
-    # PullEvents, ConfirmEvents: with the event feed (not here yet)
+    "PullEvents": Action(params.PullEvents, event_actions.pull_events),
+    "ConfirmEvents": Action(params.ConfirmEvents, event_actions.confirm_events),
 }
 
 

@@ -153,6 +153,19 @@ class DeleteClass(Params):
     ClassId: ClassId
 
 
+Reserved = Annotated[str, Field(max_length=1000)]
+
+
+class PullEvents(Params):
+    ExtInfo: Reserved | None = None  # reserved by the original: taken and ignored
+
+
+class ConfirmEvents(Params):
+    EventHandles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=16)
+    ExtInfo: Reserved | None = None
+
+
 class NoParams(Params):
     """DescribeAllClass, DescribeStorageData."""
 

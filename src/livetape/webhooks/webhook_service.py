@@ -1,5 +1,6 @@
 """The webhooks feature's one service: endpoints (:class:`WebhookBook`), the event feed
-(:class:`EventFeed`) and this server's delivery worker (:class:`Deliverer`), with the play
+(:class:`EventFeed`), events to pull and confirm (:class:`PullQueue`) and this server's
+delivery worker (:class:`Deliverer`), with the play
 URLs of events made the way play info makes them (:class:`PlaybackService`).
 
 Play URLs in deliveries point at ``LIVETAPE_PUBLIC_URL`` (else this server's own listen
@@ -16,6 +17,7 @@ from livetape.playback.playback_service import PlaybackService
 from livetape.webhooks.deliverer import Deliverer, OnAttempt
 from livetape.webhooks.endpoints import WebhookBook
 from livetape.webhooks.feed import EventFeed
+from livetape.webhooks.pull_queue import PullQueue
 from livetape.webhooks.render import EventBody, event_body
 
 
@@ -26,6 +28,7 @@ class WebhookService:
         self._playback = playback
         self.book = WebhookBook(db.sessions, settings)
         self.feed = EventFeed(db.sessions, settings)
+        self.queue = PullQueue(db.sessions, settings)
         self.deliverer = Deliverer(settings, db.sessions, self._render_one, node, on_attempt)
 
     def start(self) -> None:
@@ -57,3 +60,20 @@ class WebhookService:
             return await self.render(rows, request_base)
 
         return await self.feed.read(app_id, after, limit, wait_seconds, render)
+
+    async def pull(self, app_id: str, types: list[str], most: int,
+                   request_base: str) -> list[tuple[str, EventBody]]:
+        """Events to confirm (:class:`PullQueue`), each with its handle; waits up to
+        ``LIVETAPE_EVENTS_PULL_WAIT_SECONDS`` for one."""
+        taken = await self.queue.pull(app_id, types, most,
+                                      self._settings.events_pull_wait_seconds)
+        bodies = await self.render([event for _, event in taken], request_base)
+        return [(handle, body) for (handle, _), body in zip(taken, bodies, strict=True)]
+
+    @property
+    def pull_lease_seconds(self) -> float:
+        return self._settings.events_pull_lease_seconds
+
+    async def confirm(self, app_id: str, handles: list[str]) -> list[str]:
+        """Confirm pulled events; the handles that were not good."""
+        return await self.queue.confirm(app_id, handles)
