@@ -100,6 +100,12 @@ class Catalogue:
         "retry later; the operator checks LIVETAPE_STORAGE_URL, the store and its credentials "
         "(the server log says which)", 503, extension=True,
     )
+    DATABASE_UNAVAILABLE = ErrorKind(
+        1013, "database_unavailable", "the database cannot be reached or dropped the connection",
+        "retry later; the operator checks LIVETAPE_DATABASE_URL and the database server (the "
+        "server log says which)", 503,
+        extension=True,
+    )
     INTERNAL_ERROR = ErrorKind(
         1500, "internal_error", "internal server error", _SUPPORT, 500, extension=True,
     )

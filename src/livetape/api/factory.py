@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from livetape import __version__
 from livetape.api.deps import Services, log_fields
+from livetape.api.error_handlers import install_error_handlers
 from livetape.api.guard import NulGuard
-from livetape.api.limits import BodyLimitMiddleware, BodyTooLarge, Limit, too_large
+from livetape.api.limits import BodyLimitMiddleware, Limit
 from livetape.api.openapi import document
 from livetape.api.request_context import RequestContext
 from livetape.api.routes import (
@@ -50,7 +48,7 @@ from livetape.cluster.slots import PublicationSlots
 from livetape.cluster.viewers import SharedViewers
 from livetape.config import Settings
 from livetape.db.session import Database
-from livetape.errors import Catalogue, LivetapeError
+from livetape.errors import LivetapeError
 from livetape.jobs.pool import WorkerPool
 from livetape.jobs.processing_service import ProcessingService
 from livetape.jobs.processor import clear_work_folder
@@ -76,7 +74,7 @@ from livetape.recording.reaper import NodeReaper
 from livetape.recording.recording_service import RecordingService
 from livetape.recording.resume import Resumer
 from livetape.rooms.room_service import RoomService
-from livetape.storage import StorageError, create_storage
+from livetape.storage import create_storage
 from livetape.storage.spool import through_spool
 from livetape.tencent.context import Backends
 from livetape.tencent.dialect import TencentDialect
@@ -317,39 +315,7 @@ def create_app(config: Settings) -> FastAPI:
     app.add_middleware(RequestContext, metrics=metrics)  # outermost: every answer counted
     app.state.metrics = metrics
 
-    @app.exception_handler(LivetapeError)
-    async def catalogued(_: Request, exc: LivetapeError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.kind.http_status, headers=exc.headers)
-
-    app.add_exception_handler(BodyTooLarge, too_large)
-
-    @app.exception_handler(StorageError)
-    async def storage_down(_: Request, exc: StorageError) -> JSONResponse:
-        # the store, not the request: 503 (the detail, which names the bucket, goes to the log)
-        log.warning("storage: %s", exc)
-        error = LivetapeError(Catalogue.STORAGE_UNAVAILABLE, type(exc).__name__)
-        return JSONResponse(error.body(), status_code=error.kind.http_status)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
-        error = LivetapeError(Catalogue.INVALID_PARAMETER, details)
-        return JSONResponse(error.body(), status_code=error.kind.http_status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = Catalogue.NOT_FOUND if exc.status_code == 404 else Catalogue.INVALID_PARAMETER
-        error = LivetapeError(kind, str(exc.detail))
-        return JSONResponse(error.body(), status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # a fault of livetape's, not of the request: the catalogue's body all the same
-        # (Starlette raises the exception again after this answer: uvicorn logs it)
-        error = LivetapeError(Catalogue.INTERNAL_ERROR, type(exc).__name__)
-        return JSONResponse(error.body(), status_code=error.kind.http_status)
+    install_error_handlers(app)
 
     for module in (rooms, ice, whip, record, vod, classes, processing, serving, app_settings,
                    billing, nodes, monitoring, web, console, tencent_cloud, webhooks):
