@@ -23,6 +23,8 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from livetape.live.udp_stats import udp_sockets
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -40,23 +42,9 @@ def free_udp_port() -> int:
 
 
 def udp_ports_of(pid: int) -> list[tuple[str, int]]:
-    """The (local address, port) of every UDP socket process ``pid`` holds open."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = []
-    for table in ("udp", "udp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                address, port = fields[1].split(":")
-                found.append((address, int(port, 16)))
-    return found
+    """The (local address in the kernel's hex form, port) of every UDP socket process
+    ``pid`` holds open."""
+    return [(sock.address, sock.port) for sock in udp_sockets(str(pid))]
 
 
 def create_postgres_database(admin_url: str) -> str:

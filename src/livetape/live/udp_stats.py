@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,19 @@ def _socket_inodes(pid: str = "self") -> set[str]:
     return inodes
 
 
-def udp_socket_drops(pid: str = "self") -> dict[str, int]:
-    """``{inode: drops}`` of the UDP sockets process ``pid`` holds open (IPv4 and IPv6)."""
+class UdpSocket(NamedTuple):
+    """One UDP socket of a process, as /proc/<pid>/net/udp{,6} lists it."""
+
+    inode: str
+    address: str  # the kernel's hex form (``0100007F`` = 127.0.0.1)
+    port: int
+    drops: int  # datagrams the kernel dropped on it (its receive buffer was full)
+
+
+def udp_sockets(pid: str = "self") -> list[UdpSocket]:
+    """The UDP sockets process ``pid`` holds open (IPv4 and IPv6)."""
     inodes = _socket_inodes(pid)
-    found: dict[str, int] = {}
+    found: list[UdpSocket] = []
     for table in ("udp", "udp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
@@ -93,8 +103,14 @@ def udp_socket_drops(pid: str = "self") -> dict[str, int]:
         for line in lines:
             fields = line.split()
             if len(fields) > 12 and fields[9] in inodes:
-                found[fields[9]] = int(fields[12])
+                address, port = fields[1].rsplit(":", 1)
+                found.append(UdpSocket(fields[9], address, int(port, 16), int(fields[12])))
     return found
+
+
+def udp_socket_drops(pid: str = "self") -> dict[str, int]:
+    """``{inode: drops}`` of the UDP sockets process ``pid`` holds open (IPv4 and IPv6)."""
+    return {sock.inode: sock.drops for sock in udp_sockets(pid)}
 
 
 class UdpDrops:
