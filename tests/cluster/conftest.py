@@ -10,7 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from livetape.client.api import LivetapeClient
+from livetape.client.media import EncodedMedia
+from livetape.client.publisher import WhipPublisher
 from livetape_harness.nats import NatsServer
+from livetape_harness.seaweed import SeaweedS3
 from livetape_harness.server import LiveServer, create_postgres_database, drop_postgres_database
 
 POSTGRES_URL = os.environ.get("LIVETAPE_TEST_POSTGRES_URL")
@@ -68,3 +72,24 @@ def node_ids(node: LiveServer) -> list[str]:
     answer = registry(node)
     assert answer.status_code == 200, answer.text
     return [entry["node_id"] for entry in answer.json()["nodes"]]
+
+
+def on_seaweed(seaweed: SeaweedS3, s3_prefix: str, monkeypatch: pytest.MonkeyPatch,
+               **settings: object) -> dict[str, object]:
+    """Node settings (``settings`` and the shared S3 store) for nodes that share SeaweedFS;
+    the nodes' AWS variables are set for the test."""
+    for name, value in seaweed.env.items():
+        monkeypatch.setenv(name, value)
+    return {**settings, "storage_url": seaweed.storage_url(s3_prefix)}
+
+
+async def publish_on(node: LiveServer, room: str, user: str = "alice") -> WhipPublisher:
+    """``user`` publishing a looped synthetic camera into ``room`` (made here) through
+    ``node``, connected (start the other nodes afterwards: the publisher lands on it)."""
+    async with LivetapeClient(node.url, secret_key=node.secret_key) as api:
+        await api.create_room(room)
+        token = await api.mint_token(user)
+        publisher = WhipPublisher(api.whip_url(room, "camera"), token,
+                                  EncodedMedia.synthetic(4.0), loop=True)
+        await publisher.start()
+    return publisher

@@ -17,11 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from livetape.client.api import ApiError, LivetapeClient
-from livetape.client.media import EncodedMedia
-from livetape.client.publisher import WhipPublisher
 from livetape_harness.flow import download, files_of, wait_for
 from livetape_harness.seaweed import SeaweedS3
-from tests.cluster.conftest import NodeFactory
+from tests.cluster.conftest import NodeFactory, on_seaweed, publish_on
 from tests.monitoring.test_health import admin
 
 ROOM = "room-1"
@@ -35,16 +33,9 @@ async def test_a_database_outage_keeps_the_recording(
     start_node: NodeFactory, cluster_db: str, seaweed: SeaweedS3, s3_prefix: str,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in seaweed.env.items():
-        monkeypatch.setenv(name, value)
-    shared = {**FAST, "storage_url": seaweed.storage_url(s3_prefix)}
+    shared = on_seaweed(seaweed, s3_prefix, monkeypatch, **FAST)
     b = start_node("b", **shared)  # alone: the publisher lands on it
-    media = EncodedMedia.synthetic(4.0)
-    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
-        await via_b.create_room(ROOM)
-        token = await via_b.mint_token("alice")
-        publisher = WhipPublisher(via_b.whip_url(ROOM, "camera"), token, media, loop=True)
-        await publisher.start()
+    publisher = await publish_on(b, ROOM)
     database = make_url(cluster_db).database
     a = await asyncio.to_thread(start_node, "a", **shared)
     try:

@@ -18,11 +18,10 @@ import av
 import pytest
 
 from livetape.client.api import ApiError, LivetapeClient
-from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 from livetape_harness.flow import download, files_of, wait_for
 from livetape_harness.seaweed import SeaweedS3
-from tests.cluster.conftest import NodeFactory, node_ids
+from tests.cluster.conftest import NodeFactory, node_ids, on_seaweed, publish_on
 
 ROOM = "room-1"
 DEAD_SECONDS = 3
@@ -67,16 +66,10 @@ async def test_node_death_loses_two_seconds_at_most_and_the_publisher_resumes(
     start_node: NodeFactory, seaweed: SeaweedS3, s3_prefix: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in seaweed.env.items():
-        monkeypatch.setenv(name, value)
-    shared = {**NODE, "storage_url": seaweed.storage_url(s3_prefix)}
+    shared = on_seaweed(seaweed, s3_prefix, monkeypatch, **NODE)
     b = start_node("b", **shared)  # alone: the publisher lands on it
-    media = EncodedMedia.synthetic(4.0)
-    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
-        await via_b.create_room(ROOM)
-        token = await via_b.mint_token("alice")
-        first = WhipPublisher(via_b.whip_url(ROOM, "camera"), token, media, loop=True)
-        await first.start()
+    first = await publish_on(b, ROOM)
+    media = first.media
     assert first.location is not None
     # started while the publisher sends (in threads: this loop runs the publisher)
     a = await asyncio.to_thread(start_node, "a", **shared)
@@ -149,16 +142,9 @@ async def test_a_node_cut_off_and_back_still_lands_its_files(
     """Node b frozen (SIGSTOP) past the dead-node time: a survivor finalizes what reached the
     store; b thawed (SIGCONT) finds its publisher silent, closes its file, and that file lands
     too, as a further file of the same recording: nothing b wrote is dropped."""
-    for name, value in seaweed.env.items():
-        monkeypatch.setenv(name, value)
-    shared = {**NODE, "storage_url": seaweed.storage_url(s3_prefix)}
+    shared = on_seaweed(seaweed, s3_prefix, monkeypatch, **NODE)
     b = start_node("b", **shared)
-    media = EncodedMedia.synthetic(4.0)
-    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
-        await via_b.create_room(ROOM)
-        publisher = WhipPublisher(via_b.whip_url(ROOM, "camera"),
-                                  await via_b.mint_token("alice"), media, loop=True)
-        await publisher.start()
+    publisher = await publish_on(b, ROOM)
     a = await asyncio.to_thread(start_node, "a", **shared)
     assert b.process is not None
     async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
@@ -194,17 +180,10 @@ async def test_a_node_that_misses_its_heartbeats_but_answers_keeps_its_recording
 ) -> None:
     """Heartbeats lost (a starved host, a slow NATS) are not a death: a survivor asks the
     node before reaping it, and a node that answers keeps recording, to the end."""
-    for name, value in seaweed.env.items():
-        monkeypatch.setenv(name, value)
-    fast = {"node_dead_seconds": DEAD_SECONDS, "node_heartbeat_seconds": 1,
-            "node_timeout_seconds": 3, "storage_url": seaweed.storage_url(s3_prefix)}
+    fast = on_seaweed(seaweed, s3_prefix, monkeypatch, node_dead_seconds=DEAD_SECONDS,
+                      node_heartbeat_seconds=1, node_timeout_seconds=3)
     b = start_node("b", test_node_fault="silent-after:12", **fast)
-    media = EncodedMedia.synthetic(4.0)
-    async with LivetapeClient(b.url, secret_key=b.secret_key) as via_b:
-        await via_b.create_room(ROOM)
-        token = await via_b.mint_token("alice")
-        publisher = WhipPublisher(via_b.whip_url(ROOM, "camera"), token, media, loop=True)
-        await publisher.start()
+    publisher = await publish_on(b, ROOM)
     a = await asyncio.to_thread(start_node, "a", **fast)
     try:
         async with LivetapeClient(a.url, secret_key=a.secret_key) as api:
