@@ -55,6 +55,14 @@ class EventSettings(BaseSettings):
     events_max_limit: int = Field(
         500, ge=1, le=10000, description="Most events one GET /v1/events answers.",
     )
+    events_retention_days: float = Field(
+        30.0, ge=0, description="Events older than this are deleted, with their settled "
+        "deliveries (an event still being delivered stays until its delivery ends); 0: kept "
+        "for ever. The feed and PullEvents then start at the oldest event kept.",
+    )
+    events_retention_sweep_seconds: float = Field(
+        3600.0, gt=0, description="How often old events are looked for and deleted.",
+    )
     events_pull_wait_seconds: float = Field(
         5.0, ge=0, le=60, description="The original's PullEvents: how long a pull with no "
         "event to hand out waits for one (the original's 5 s) before it answers none.",

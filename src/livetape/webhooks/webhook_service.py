@@ -1,7 +1,7 @@
 """The webhooks feature's one service: endpoints (:class:`WebhookBook`), the event feed
-(:class:`EventFeed`), events to pull and confirm (:class:`PullQueue`) and this server's
-delivery worker (:class:`Deliverer`), with the play
-URLs of events made the way play info makes them (:class:`PlaybackService`).
+(:class:`EventFeed`), events to pull and confirm (:class:`PullQueue`), the deletion of old
+events (:class:`EventRetention`) and this server's delivery worker (:class:`Deliverer`), with
+the play URLs of events made the way play info makes them (:class:`PlaybackService`).
 
 Play URLs in deliveries point at ``LIVETAPE_PUBLIC_URL`` (else this server's own listen
 address: set it when receivers are elsewhere); in the feed, at the URL the request came to,
@@ -19,6 +19,7 @@ from livetape.webhooks.endpoints import WebhookBook
 from livetape.webhooks.feed import EventFeed
 from livetape.webhooks.pull_queue import PullQueue
 from livetape.webhooks.render import EventBody, event_body
+from livetape.webhooks.retention import EventRetention
 
 
 class WebhookService:
@@ -29,12 +30,15 @@ class WebhookService:
         self.book = WebhookBook(db.sessions, settings)
         self.feed = EventFeed(db.sessions, settings)
         self.queue = PullQueue(db.sessions, settings)
+        self.retention = EventRetention(db.sessions, settings)
         self.deliverer = Deliverer(settings, db.sessions, self._render_one, node, on_attempt)
 
     def start(self) -> None:
         self.deliverer.start()
+        self.retention.start()
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.deliverer.stop()
 
     @property
