@@ -101,7 +101,7 @@ typecheck: install-test
 # PYTEST_WORKERS=0 runs the tests in this process (one at a time)
 PYTEST_WORKERS ?= 2
 pytest: install-test
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=40
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=40
 
 test: lint typecheck pytest
 
