@@ -14,6 +14,8 @@ from typing import Any
 
 import av
 import pytest
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
 
 from livetape.client import impairment
 from livetape.client.api import LivetapeClient
@@ -25,7 +27,7 @@ from livetape_harness.flow import download, files_of
 from livetape_harness.media_checks import beep_onsets, decode_audio, flash_times
 from livetape_harness.server import ServerFactory
 from tests.monitoring.test_metrics import scrape, value
-from tests.recording.test_recording import HELD_BACK, SYNC_TOLERANCE, file_start_in_source
+from tests.recording.test_recording import HELD_BACK, SYNC_TOLERANCE
 
 FPS = 30
 SECONDS = 15.0
@@ -46,6 +48,82 @@ def test_recovery_hooks_fit_aiortc(name: str) -> None:
     assert name not in loss_recovery.changed_sources(), (
         f"{name} changed: check livetape.live.loss_recovery still fits the new aiortc "
         "(its NACK generator and jitter buffer stand-ins), then update PATCHED_SOURCES")
+
+
+# --- the stand-ins, packet by packet (real aiortc RTP packets and jitter buffers) ---------
+
+
+def rtp(seq: int, timestamp: int, data: bytes = b"x") -> RtpPacket:
+    packet = RtpPacket(sequence_number=seq % 65536, timestamp=timestamp)
+    packet._data = data  # type: ignore[attr-defined]  # what aiortc's depayloader sets
+    return packet
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_missing_packet_is_asked_for_again_until_it_comes() -> None:
+    clock = Clock()
+    nacks = loss_recovery.NackScheduler(loss_recovery.LossPolicy(nack_interval=0.1, wait=1.0),
+                                        clock)
+    asked: list[list[int]] = []
+    for seq in (65534, 65535, 1, 2):  # 0 is lost (across the wrap)
+        clock.now += 0.02
+        if nacks.add(rtp(seq, seq)):
+            asked.append(sorted(nacks.missing))
+    assert asked == [[0]]  # at once, not again within the interval
+    for seq in range(3, 20):
+        clock.now += 0.02
+        if nacks.add(rtp(seq, seq)):
+            asked.append(sorted(nacks.missing))
+    assert asked == [[0], [0], [0], [0]]  # every 0.1 s
+    nacks.add(rtp(0, 0))  # the retransmission
+    assert (nacks.recovered, nacks.requested, nacks.expired()) == (1, 4, [])
+    nacks.add(rtp(21, 21))  # 20 lost, and never comes
+    clock.now += 1.0
+    assert not nacks.add(rtp(22, 22))  # given up: no more NACKs
+    assert nacks.expired() == [20]
+
+
+def test_video_buffer_gives_up_a_hole_and_says_so() -> None:
+    clock = Clock()
+    recovery = loss_recovery.LossRecovery(loss_recovery.LossPolicy(0.1, 1.0))
+    recovery.nacks._clock = clock
+    frames: list[int] = []
+    plis = 0
+    for seq in range(40):  # frames of 3 packets; packet 10 (frame 3's second) is lost
+        if seq == 10:
+            continue
+        clock.now = seq * 0.011 + (1.5 if seq >= 25 else 0.0)  # then a pause: 10 expires
+        recovery.nacks.add(rtp(seq, seq // 3))
+        pli, frame = recovery.buffer.add(rtp(seq, seq // 3))
+        plis += pli
+        if frame is not None:
+            frames.append(frame.timestamp)
+            assert recovery.follows_gap() == (frame.timestamp == 4)
+    assert frames == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]  # frame 3 is left out
+    assert plis == 1 and recovery.counts["gaps"] == 1
+
+
+def test_audio_buffer_loses_only_the_lost_packets() -> None:
+    for lost in ({30}, {30, 31}, {30, 33, 34, 60}):
+        ours, theirs = loss_recovery.AudioJitterBuffer(), JitterBuffer(16, prefetch=4)
+        out: dict[str, list[int]] = {"ours": [], "aiortc": []}
+        for seq in range(65500, 65500 + 100):  # across the wrap
+            if seq - 65500 in lost:
+                continue
+            for name, buffer in (("ours", ours), ("aiortc", theirs)):
+                frame = buffer.add(rtp(seq, seq * 960))[1]
+                if frame is not None:
+                    out[name].append(frame.timestamp // 960 - 65500)
+        assert out["ours"][-1] >= 94  # held back: the last 4 (aiortc's prefetch), no more
+        assert out["ours"] == [i for i in range(out["ours"][-1] + 1) if i not in lost]
+        assert len(out["aiortc"]) < len(out["ours"]) - 3  # what it did: 4 more lost each
 
 
 # --- recordings through loss ---------------------------------------------------------------
@@ -75,8 +153,9 @@ def decode_video(path: Path) -> tuple[list[tuple[float, str]], list[str]]:
     return pictures, errors
 
 
-def damaged(pictures: list[tuple[float, str]], media: EncodedMedia, start: float) -> list[float]:
-    """Times of the recorded pictures that differ from the published picture of that instant.
+def compare(pictures: list[tuple[float, str]], media: EncodedMedia) -> tuple[int, list[float]]:
+    """Which published frame the file starts on, and the times of the recorded pictures that
+    differ from the published picture of their instant.
 
     H.264 decodes bit-exactly: a frame written without its references (a frame lost before
     it and not recovered) decodes to other pixels, even where the decoder reports nothing.
@@ -84,8 +163,8 @@ def damaged(pictures: list[tuple[float, str]], media: EncodedMedia, start: float
     decoder = av.CodecContext.create(media.video_codec or "h264", "r")
     sent = [digest for packet in media.video
             for _, digest in picture_digests(decoder.decode(av.Packet(bytes(packet))))]
-    return [t for t, digest in pictures
-            if sent[round((start + t) * media.fps)] != digest]
+    first = sent.index(pictures[0][1])  # the file's first picture is one published
+    return first, [t for t, digest in pictures if sent[first + round(t * media.fps)] != digest]
 
 
 def audio_gap_ends(path: Path) -> list[float]:
@@ -115,10 +194,10 @@ def sync_offsets(path: Path) -> tuple[list[float], list[float]]:
     return flashes, offsets
 
 
-async def record_through(start_server: ServerFactory, tmp_path: Path,
-                         spec: Impairment) -> dict[str, Any]:
+async def record_through(start_server: ServerFactory, tmp_path: Path, spec: Impairment,
+                         seconds: float = SECONDS) -> dict[str, Any]:
     server = start_server()
-    media = EncodedMedia.synthetic(SECONDS, width=640, height=360, fps=FPS)
+    media = EncodedMedia.synthetic(seconds, width=640, height=360, fps=FPS)
     async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
         await api.create_room("room-1")
         publisher = WhipPublisher(api.whip_url("room-1"), await api.mint_token("alice"), media,
@@ -135,9 +214,25 @@ async def record_through(start_server: ServerFactory, tmp_path: Path,
         files = await files_of(api, "lossy")
         assert len(files) == 1
         path = await download(files[0]["play_set"][0]["url"], tmp_path / "lossy.mp4")
-    assert publisher.link is not None
-    return {"media": media, "path": path, "link": publisher.link, "metrics": metrics,
-            "sent": publisher.packets_sent}
+    link = publisher.link
+    assert link is not None
+    # the network really was that bad (so a clean link cannot pass these tests)
+    first_sends = link.rtp_packets - link.rtx_packets
+    assert abs((link.dropped - link.rtx_dropped) / first_sends - spec.loss) < spec.loss / 2, (
+        link.dropped, link.rtx_dropped, first_sends)
+    assert link.held > 0
+    pictures, errors = decode_video(path)
+    assert not errors, errors[:10]
+    first, wrong = compare(pictures, media)
+    assert not wrong, wrong[:10]  # every picture is the one published at its instant
+    counts = {n: value(metrics, f"livetape_{n}_total") for n in (
+        "nack_requests", "packets_recovered", "video_gaps", "pli_sent", "frames_dropped")}
+    sent = publisher.packets_sent["video"] - first - HELD_BACK  # in the file's window
+    print(f"loss {spec.loss:.0%}{' (no RTX)' if spec.rtx_loss == 1 else ''}: "
+          f"{len(pictures)}/{sent} frames kept; dropped {link.dropped} of {link.rtp_packets} "
+          f"packets, {link.rtx_packets} retransmitted, {link.held} held; {counts}")
+    return {"media": media, "path": path, "link": link, "counts": counts,
+            "kept": len(pictures) / sent, "start": first / media.fps}
 
 
 @pytest.mark.parametrize(("loss", "kept"), [(0.02, 0.99), (0.05, 0.97)])
@@ -146,32 +241,28 @@ async def test_recording_through_loss_and_jitter(
 ) -> None:
     run = await record_through(start_server, tmp_path,
                                Impairment(loss=loss, jitter_ms=30, seed=15))
+    assert run["kept"] >= kept
     media: EncodedMedia = run["media"]
-    link = run["link"]
-    # the network really was that bad (so a clean link cannot pass this test)
-    assert abs(link.dropped / link.rtp_packets - loss) < loss / 2, (link.dropped,
-                                                                     link.rtp_packets)
-    assert link.held > 0
-    pictures, errors = decode_video(run["path"])
-    assert not errors, errors[:10]
+    start = run["start"]
     flashes, offsets = sync_offsets(run["path"])
-    start = file_start_in_source(media, flashes[0])
     # every flash is in the file, in its place; A/V within 40 ms at every beep heard
     assert flashes == pytest.approx([f - start for f in media.flash_times if f >= start],
                                     abs=0.02)
     assert len(offsets) >= len(flashes) - 1 and offsets, (flashes, offsets)
     assert max(abs(o) for o in offsets) <= SYNC_TOLERANCE, offsets
-    assert not damaged(pictures, media, start)  # every picture is the one published
-    frames = len(pictures)
-    sent = run["sent"]["video"] - start * FPS - HELD_BACK  # frames sent in the file's window
-    metrics = run["metrics"]
-    print(f"loss {loss:.0%}: {frames}/{sent} frames kept, A/V {offsets}, dropped {link.dropped} of "
-          f"{link.rtp_packets} packets, {link.rtx_packets} retransmitted, {link.held} held; "
-          + ", ".join(f"{n} {value(metrics, f'livetape_{n}_total'):.0f}" for n in
-                      ("nack_requests", "packets_recovered", "video_gaps", "pli_sent",
-                       "frames_dropped")))
-    assert frames >= kept * sent, (frames, sent)
     # NACKs went out, the publisher retransmitted, the server got the packets back
-    assert value(metrics, "livetape_nack_requests_total") > 0
-    assert link.rtx_packets > 0
-    assert value(metrics, "livetape_packets_recovered_total") > 0
+    assert run["counts"]["nack_requests"] > 0 and run["link"].rtx_packets > 0
+    assert run["counts"]["packets_recovered"] > 0
+
+
+async def test_unrecovered_loss_costs_frames_not_pictures(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Retransmissions lost too: each hole is given up after LIVETAPE_LOSS_WAIT_SECONDS, a PLI
+    goes out, and the frames up to the next key frame are left out, none written damaged."""
+    run = await record_through(start_server, tmp_path, Impairment(
+        loss=0.02, jitter_ms=30, seed=4, rtx_loss=1.0), seconds=8.0)
+    counts = run["counts"]
+    assert counts["packets_recovered"] == 0 and counts["video_gaps"] > 0
+    assert counts["pli_sent"] >= counts["video_gaps"] and counts["frames_dropped"] > 0
+    assert 0.3 < run["kept"] < 0.99

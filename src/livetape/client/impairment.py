@@ -29,6 +29,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -45,7 +46,7 @@ PATCHED_SOURCES = {
     "aiortc.rtcrtpsender.RTCRtpSender._retransmit":
         "ae0b2491944b52dc8ffe7035bda93b913d6e833247e4c93c4d7d68bd12d191b4",
 }
-_WRAPPED = {
+_WRAPPED: dict[str, Any] = {
     "aiortc.rtcdtlstransport.RTCDtlsTransport._send_rtp": RTCDtlsTransport._send_rtp,
     "aiortc.rtcrtpsender.RTCRtpSender._run_rtp": RTCRtpSender._run_rtp,
     "aiortc.rtcrtpsender.RTCRtpSender._retransmit": RTCRtpSender._retransmit,
@@ -63,24 +64,29 @@ def changed_sources() -> list[str]:
 class Impairment:
     """What the network does to the publisher's RTP: ``loss`` (0..1) of packets dropped,
     stalls of ``jitter_ms`` about every ``burst_every_ms``; ``seed`` makes the drops and
-    stalls repeatable for a given packet order."""
+    stalls repeatable for a given packet order. ``rtx_loss``: the share of retransmissions
+    dropped when it is not ``loss`` (1.0: a lost packet is never recovered)."""
 
     loss: float = 0.0
     jitter_ms: float = 0.0
     burst_every_ms: float = 250.0
     seed: int = 1
+    rtx_loss: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.loss < 1.0:
             raise ValueError(f"loss must be in [0, 1), not {self.loss}")
         if self.jitter_ms < 0 or self.burst_every_ms <= 0:
             raise ValueError("jitter_ms must be >= 0 and burst_every_ms > 0")
+        if self.rtx_loss is not None and not 0.0 <= self.rtx_loss <= 1.0:
+            raise ValueError(f"rtx_loss must be in [0, 1], not {self.rtx_loss}")
 
 
 class ImpairedLink:
     """One publisher's impaired network; :meth:`attach` it to each DTLS transport before
     media flows. Counters: ``rtp_packets`` handed to the link (``rtx_packets`` of them
-    retransmissions), ``dropped``, ``held`` (delayed by a stall)."""
+    retransmissions), ``dropped`` (``rtx_dropped`` of them retransmissions), ``held``
+    (delayed by a stall)."""
 
     def __init__(self, impairment: Impairment, *, rtx_ssrcs: set[int] | None = None) -> None:
         self.impairment = impairment
@@ -90,7 +96,7 @@ class ImpairedLink:
         self._drain: asyncio.Task[None] | None = None
         self._stall_until = 0.0
         self._next_stall: float | None = None
-        self.rtp_packets = self.rtx_packets = self.dropped = self.held = 0
+        self.rtp_packets = self.rtx_packets = self.dropped = self.rtx_dropped = self.held = 0
 
     def add_rtx_ssrc(self, ssrc: int) -> None:
         """Count packets of this SSRC as retransmissions (an RTCRtpSender's ``_rtx_ssrc``)."""
@@ -118,10 +124,14 @@ class ImpairedLink:
         """Count, and say what becomes of an RTP packet: "send" now, "drop", or "queue"
         behind a stall."""
         self.rtp_packets += 1
-        if len(data) >= 12 and int.from_bytes(data[8:12], "big") in self._rtx_ssrcs:
+        loss = self.impairment.loss
+        rtx = len(data) >= 12 and int.from_bytes(data[8:12], "big") in self._rtx_ssrcs
+        if rtx:
             self.rtx_packets += 1
-        if self._rng.random() < self.impairment.loss:
+            loss = loss if self.impairment.rtx_loss is None else self.impairment.rtx_loss
+        if self._rng.random() < loss:
             self.dropped += 1
+            self.rtx_dropped += rtx
             return "drop"
         now = asyncio.get_running_loop().time()
         spec = self.impairment

@@ -35,6 +35,7 @@ import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpreceiver import NackGenerator, RTCRtpReceiver
@@ -49,7 +50,7 @@ _NACK_ATTRIBUTE = "_RTCRtpReceiver__nack_generator"
 _BUFFER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 
 # sha256 of inspect.getsource() of what the stand-ins replace or are called by (aiortc 1.16.0)
-PATCHED_SOURCES = {
+PATCHED_SOURCES: dict[str, Any] = {
     "aiortc.rtcrtpreceiver.RTCRtpReceiver.__init__":
         "3e3b7b5cefbaac6f32d31c024a5ecf70093b55e60db6a3b4f4f900400688ccb9",
     "aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet":
@@ -59,7 +60,7 @@ PATCHED_SOURCES = {
     "aiortc.jitterbuffer.JitterBuffer":
         "17030fbb0982258d8d61611500b707370579994f222fae610c353c5de5b1ed59",
 }
-_SOURCES = {
+_SOURCES: dict[str, Any] = {
     "aiortc.rtcrtpreceiver.RTCRtpReceiver.__init__": RTCRtpReceiver.__init__,
     "aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet":
         RTCRtpReceiver._handle_rtp_packet,

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
@@ -29,9 +29,8 @@ from livetape.live import interop
 from livetape.live.clock import SenderClock
 from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.ingest import attach
-from livetape.live.loss_recovery import LossPolicy, LossRecovery
+from livetape.live.loss_recovery import LossPolicy, LossRecovery, attach_audio
 from livetape.live.loss_recovery import attach as recover_losses
-from livetape.live.loss_recovery import attach_audio
 from livetape.live.preroll import Preroll
 from livetape.live.trickle import SdpFragment, add_candidates
 from livetape.recorder.bitstream import is_keyframe
@@ -81,7 +80,8 @@ class Liveness:
 
     connect_timeout: float
     disconnect_grace: float
-    loss: LossPolicy = LossPolicy()  # how lost video packets are asked for and waited for
+    # how lost video packets are asked for and waited for
+    loss: LossPolicy = field(default_factory=LossPolicy)
 
 
 class Publication:

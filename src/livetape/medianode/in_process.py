@@ -21,8 +21,8 @@ from livetape.cluster.slots import PublicationSlots, SlotClaim, limit_refusal
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.ice_network import IceNetwork, IcePlan
-from livetape.live.preroll import Preroll
 from livetape.live.loss_recovery import LossPolicy
+from livetape.live.preroll import Preroll
 from livetape.live.publication import Liveness, Publication
 from livetape.live.registry import RoomRegistry
 from livetape.live.trickle import IceRestart, parse_sdpfrag
