@@ -6,13 +6,9 @@ the pinned aiortc."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Iterable
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
@@ -24,7 +20,7 @@ from livetape.client.media import EncodedMedia
 from livetape.client.publisher import WhipPublisher
 from livetape.live import loss_recovery
 from livetape_harness.flow import download, files_of
-from livetape_harness.media_checks import beep_onsets, decode_audio, flash_times
+from livetape_harness.media_checks import compare_pictures, decode_video, sync_offsets
 from livetape_harness.server import ServerFactory
 from tests.monitoring.test_metrics import scrape, value
 from tests.recording.test_recording import HELD_BACK, SYNC_TOLERANCE
@@ -129,71 +125,6 @@ def test_audio_buffer_loses_only_the_lost_packets() -> None:
 # --- recordings through loss ---------------------------------------------------------------
 
 
-def picture_digests(frames: Iterable[av.VideoFrame]) -> list[tuple[float, str]]:
-    return [(float(f.time or 0.0), hashlib.sha256(f.to_ndarray(format="yuv420p").tobytes())
-             .hexdigest()) for f in frames]
-
-
-def decode_video(path: Path) -> tuple[list[tuple[float, str]], list[str]]:
-    """Each decoded picture (time, digest), and every error libav raised or logged."""
-    errors: list[str] = []
-    pictures: list[tuple[float, str]] = []
-    av.logging.set_level(av.logging.ERROR)
-    try:
-        with av.logging.Capture() as logs:
-            try:
-                with av.open(str(path)) as container:
-                    pictures = picture_digests(container.decode(video=0))
-            except av.error.FFmpegError as exc:
-                errors.append(f"raised: {exc}")
-        errors += [f"{name}: {message}" for level, name, message in logs
-                   if level <= av.logging.ERROR]
-    finally:
-        av.logging.set_level(None)
-    return pictures, errors
-
-
-def compare(pictures: list[tuple[float, str]], media: EncodedMedia) -> tuple[int, list[float]]:
-    """Which published frame the file starts on, and the times of the recorded pictures that
-    differ from the published picture of their instant.
-
-    H.264 decodes bit-exactly: a frame written without its references (a frame lost before
-    it and not recovered) decodes to other pixels, even where the decoder reports nothing.
-    """
-    decoder = av.CodecContext.create(media.video_codec or "h264", "r")
-    sent = [digest for packet in media.video
-            for _, digest in picture_digests(decoder.decode(av.Packet(bytes(packet))))]
-    first = sent.index(pictures[0][1])  # the file's first picture is one published
-    return first, [t for t, digest in pictures if sent[first + round(t * media.fps)] != digest]
-
-
-def audio_gap_ends(path: Path) -> list[float]:
-    """Times where audio resumes after lost packets (the file's packet timestamps jump)."""
-    with av.open(str(path)) as container:
-        spans = [(float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base))
-                 for p in container.demux(audio=0) if p.size and p.pts is not None]
-    return [b[0] for a, b in pairwise(spans) if b[0] - a[1] > 0.001]
-
-
-def sync_offsets(path: Path) -> tuple[list[float], list[float]]:
-    """Flash onsets, and beep minus flash for each flash whose beep onset was received.
-
-    A beep whose first packet was lost (not repaired: WebRTC does not retransmit audio)
-    starts late in the file by a packet: that is loss, not A/V sync, so it is not measured.
-    """
-    flashes = flash_times(path)
-    samples, rate, start = decode_audio(path)
-    beeps, resumed = beep_onsets(samples, rate, start), audio_gap_ends(path)
-    offsets = []
-    for flash in flashes:
-        beep = min(beeps, key=lambda b: abs(b - flash), default=None)
-        if beep is None or abs(beep - flash) > 0.5:
-            continue
-        if not any(beep - 0.025 <= g <= beep + 0.005 for g in resumed):
-            offsets.append(beep - flash)
-    return flashes, offsets
-
-
 async def record_through(start_server: ServerFactory, tmp_path: Path, spec: Impairment,
                          seconds: float = SECONDS) -> dict[str, Any]:
     server = start_server()
@@ -223,7 +154,7 @@ async def record_through(start_server: ServerFactory, tmp_path: Path, spec: Impa
     assert link.held > 0
     pictures, errors = decode_video(path)
     assert not errors, errors[:10]
-    first, wrong = compare(pictures, media)
+    first, wrong = compare_pictures(pictures, media)
     assert not wrong, wrong[:10]  # every picture is the one published at its instant
     counts = {n: value(metrics, f"livetape_{n}_total") for n in (
         "nack_requests", "packets_recovered", "video_gaps", "pli_sent", "frames_dropped")}
