@@ -6,6 +6,9 @@ the pinned aiortc."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +200,19 @@ async def test_unrecovered_loss_costs_frames_not_pictures(
     assert counts["packets_recovered"] == 0 and counts["video_gaps"] > 0
     assert counts["pli_sent"] >= counts["video_gaps"] and counts["frames_dropped"] > 0
     assert 0.3 < run["kept"] < 0.99
+
+
+async def test_cli_publisher_makes_the_loss(start_server: ServerFactory) -> None:
+    server = start_server()
+    async with LivetapeClient(server.url, secret_key=server.secret_key) as api:
+        await api.create_room("room-1")
+        token = await api.mint_token("alice")
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "livetape", "publish", "--url", server.url, "--token", token,
+        "--room", "room-1", "--seconds", "4", "--loss", "0.1", "--jitter-ms", "30",
+    ], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    connected, link = (json.loads(line) for line in done.stdout.splitlines())
+    assert connected["location"]
+    assert 0.05 < link["dropped"] / link["rtp_packets"] < 0.15 and link["held"] > 0
+    assert value(await scrape(server), "livetape_nack_requests_total") > 0

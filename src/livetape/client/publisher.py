@@ -113,7 +113,7 @@ class WhipPublisher:
 
     @property
     def packets_sent(self) -> dict[str, int]:
-        """Packets handed to aiortc's RTP sender so far, by kind."""
+        """Packets handed to aiortc's RTP sender so far, by kind (a video packet is a frame)."""
         return {t.kind: t.packets_sent for t in self._tracks}
 
     def _headers(self, **extra: str) -> dict[str, str]:
