@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcrtpreceiver import TimestampMapper
 from aiortc.rtp import RtpPacket
 
 from livetape.client import impairment
@@ -90,8 +91,8 @@ def test_a_missing_packet_is_asked_for_again_until_it_comes() -> None:
 
 
 def test_video_buffer_gives_up_a_hole_and_says_so() -> None:
-    clock = Clock()
-    recovery = loss_recovery.LossRecovery(loss_recovery.LossPolicy(0.1, 1.0))
+    clock, timestamps = Clock(), TimestampMapper()
+    recovery = loss_recovery.LossRecovery(loss_recovery.LossPolicy(0.1, 1.0), timestamps)
     recovery.nacks._clock = clock
     frames: list[int] = []
     plis = 0
@@ -102,11 +103,25 @@ def test_video_buffer_gives_up_a_hole_and_says_so() -> None:
         recovery.nacks.add(rtp(seq, seq // 3))
         pli, frame = recovery.buffer.add(rtp(seq, seq // 3))
         plis += pli
-        if frame is not None:
-            frames.append(frame.timestamp)
-            assert recovery.follows_gap() == (frame.timestamp == 4)
-    assert frames == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12]  # frame 3 is left out
+        if frame is not None:  # as aiortc's receiver hands it over, then those behind it
+            frames.append(timestamps.map(frame.timestamp))
+            assert recovery.follows_gap() == (frames[-1] == 4)
+            frames += [f.timestamp for f in recovery.take_ready()]
+    assert frames == list(range(3)) + list(range(4, 13))  # frame 3 left out, none trailing
     assert plis == 1 and recovery.counts["gaps"] == 1
+
+
+def test_frames_behind_a_filled_hole_come_at_once() -> None:
+    timestamps = TimestampMapper()
+    recovery = loss_recovery.LossRecovery(loss_recovery.LossPolicy(0.1, 1.0), timestamps)
+    handed: list[list[int]] = []
+    for seq in [*range(5), *range(6, 12), 5, 12]:  # one packet a frame; 5 comes late
+        frame = recovery.buffer.add(rtp(seq, seq * 3000))[1]
+        frames = [] if frame is None else [timestamps.map(frame.timestamp), *(
+            f.timestamp for f in recovery.take_ready())]
+        handed.append([ts // 3000 for ts in frames])
+    assert handed[11] == [4, 5, 6, 7, 8, 9, 10]
+    assert [len(h) for h in handed] == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 7, 1]
 
 
 def test_audio_buffer_loses_only_the_lost_packets() -> None:

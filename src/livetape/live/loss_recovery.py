@@ -19,6 +19,9 @@ too: each lost Opus packet cost five (100 ms; 25 % of the audio at 5 % loss).
   the buffer goes on with the next frame, a PLI is sent (aiortc sends it when ``add`` says
   so) and :attr:`LossRecovery.gaps` counts it, so the frame that follows is known to follow
   a gap (the recorder then waits for a key frame: what follows lacks its references).
+  aiortc's receiver takes one frame from it per packet received; the frames completed at
+  once (those behind a hole just filled) wait in ``ready`` for :meth:`LossRecovery.take_ready`
+  rather than trail behind for ever.
 
 - :class:`AudioJitterBuffer` (the audio ``JitterBuffer``): goes past a lost packet as soon
   as aiortc's reorder tolerance allows, losing no other packet.
@@ -33,12 +36,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtcrtpreceiver import NackGenerator, RTCRtpReceiver
+from aiortc.rtcrtpreceiver import NackGenerator, RTCRtpReceiver, TimestampMapper
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add, uint16_gt
 
@@ -48,6 +52,7 @@ MAX_GAPS = 512  # missing packets tracked at most (a longer outage is beyond NAC
 
 _NACK_ATTRIBUTE = "_RTCRtpReceiver__nack_generator"
 _BUFFER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
+_MAPPER_ATTRIBUTE = "_RTCRtpReceiver__timestamp_mapper"
 
 # sha256 of inspect.getsource() of what the stand-ins replace or are called by (aiortc 1.16.0)
 PATCHED_SOURCES: dict[str, Any] = {
@@ -138,6 +143,14 @@ class GapJitterBuffer(JitterBuffer):
         self._scheduler = scheduler
         self.gaps = 0  # holes given up (here or by aiortc's overflow): a frame lost
         self.plis = 0  # PLIs the receiver sent because of them
+        # complete frames beyond the one add() returns (aiortc hands over one frame per
+        # packet received: after a hole is filled, those behind it would trail for ever)
+        self.ready: deque[JitterFrame] = deque()
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        while (frame := super()._remove_frame(sequence_number)) is not None:
+            self.ready.append(frame)
+        return self.ready.popleft() if self.ready else None
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         skipped = self._skip_expired()
@@ -205,10 +218,20 @@ class AudioJitterBuffer(JitterBuffer):
 class LossRecovery:
     """The stand-ins of one video receiver, and what they did."""
 
-    def __init__(self, policy: LossPolicy) -> None:
+    def __init__(self, policy: LossPolicy, timestamps: TimestampMapper | None = None) -> None:
         self.nacks = NackScheduler(policy)
         self.buffer = GapJitterBuffer(self.nacks)
+        self._timestamps = timestamps or TimestampMapper()
         self._gaps_seen = 0
+
+    def take_ready(self) -> list[JitterFrame]:
+        """The complete frames waiting behind the one the receiver just handed over, their
+        timestamps rebased as the receiver does (call right after each frame it hands over)."""
+        frames = list(self.buffer.ready)
+        self.buffer.ready.clear()
+        for frame in frames:
+            frame.timestamp = self._timestamps.map(frame.timestamp)
+        return frames
 
     def follows_gap(self) -> bool:
         """Whether a frame given up came since the last call (ask once per frame delivered)."""
@@ -233,7 +256,10 @@ def attach(receiver: RTCRtpReceiver, policy: LossPolicy) -> LossRecovery:
     for name in (_NACK_ATTRIBUTE, _BUFFER_ATTRIBUTE):
         if getattr(receiver, name, None) is None:
             raise RuntimeError(f"aiortc's video receiver has no {name}: unsupported version")
-    recovery = LossRecovery(policy)
+    timestamps = getattr(receiver, _MAPPER_ATTRIBUTE, None)
+    if not isinstance(timestamps, TimestampMapper):
+        raise RuntimeError("aiortc's video receiver has no timestamp mapper: unsupported version")
+    recovery = LossRecovery(policy, timestamps)
     setattr(receiver, _NACK_ATTRIBUTE, recovery.nacks)
     setattr(receiver, _BUFFER_ATTRIBUTE, recovery.buffer)
     return recovery

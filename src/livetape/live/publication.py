@@ -196,6 +196,12 @@ class Publication:
             if not self._closed:
                 self._background(self.close("track_ended"))
             return
+        self._take(kind, frame)
+        if kind == "video" and self._recovery is not None:
+            for ready in self._recovery.take_ready():  # completed with it (a hole filled)
+                self._take(kind, ready)
+
+    def _take(self, kind: str, frame: JitterFrame) -> None:
         clock = self._clocks[kind]
         clock.observe(frame.timestamp)
         codec = self._codecs[kind]
