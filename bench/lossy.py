@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ async def run_level(loss: float, args: argparse.Namespace, media: EncodedMedia,
                 level.wrong += len(wrong)
                 level.errors += len(errors)
                 level.worst_sync = max([level.worst_sync, *(abs(o) for o in offsets)])
+                if args.keep and any(abs(o) > 0.04 for o in offsets):
+                    print(f"# {path}: A/V offsets {[round(o * 1000, 1) for o in offsets]} ms")
                 link = publisher.link
                 assert link is not None
                 level.dropped += link.dropped
@@ -123,10 +126,14 @@ async def main_async(args: argparse.Namespace) -> None:
           f"H.264 ({kbps:.0f} kbit/s, key frame every second) + Opus, {args.jitter_ms:.0f} ms "
           f"stalls; host load average {load:.2f} on {os.cpu_count()} cores at the start")
     print(HEADER)
-    with tempfile.TemporaryDirectory(prefix="livetape-lossy-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="livetape-lossy-")
+    try:
         for loss in args.loss:
             level = await run_level(loss, args, media, Path(tmp))
             print(level.row(), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
@@ -134,6 +141,8 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=4, help="publishers at once (4)")
     parser.add_argument("--seconds", type=float, default=15.0, help="media length (15)")
     parser.add_argument("--jitter-ms", type=float, default=30.0, help="stall length (30)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the files (and name those with an A/V offset over 40 ms)")
     parser.add_argument("--loss", type=lambda t: [float(x) for x in t.split(",")],
                         default=[0.0, 0.02, 0.05], help="loss levels (0,0.02,0.05)")
     asyncio.run(main_async(parser.parse_args()))
