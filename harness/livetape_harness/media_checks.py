@@ -20,6 +20,7 @@ import numpy as np
 
 from livetape.client.media import AUDIO_RATE, EncodedMedia
 from livetape.recorder.bitstream import h264_nal_types as nal_types
+from livetape.recorder.bitstream import opus_samples
 
 __all__ = ["beep_times", "compare_pictures", "decode_video", "flash_times", "nal_types", "probe",
            "sync_offsets", "write_media_file"]
@@ -215,10 +216,12 @@ def compare_pictures(
     return first, [t for t, digest in pictures if sent[first + round(t * media.fps)] != digest]
 
 
-def audio_gap_ends(path: Path) -> list[float]:
-    """Times where audio resumes after lost packets (the file's packet timestamps jump)."""
+def audio_gap_ends(path: str | Path) -> list[float]:
+    """Times where audio resumes after lost packets. An MP4 stores a sample's duration as the
+    step to the next one, so each Opus packet's own length is read from its TOC byte."""
     with av.open(str(path)) as container:
-        spans = [(float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base))
+        spans = [(float(p.pts * p.time_base), float(p.pts * p.time_base)
+                  + opus_samples(bytes(p)) / AUDIO_RATE)
                  for p in container.demux(audio=0) if p.size and p.pts is not None]
     return [b[0] for a, b in pairwise(spans) if b[0] - a[1] > 0.001]
 
@@ -227,9 +230,8 @@ def sync_offsets(path: Path) -> tuple[list[float], list[float]]:
     """Flash onsets, and beep minus flash for each flash whose beep onset was received.
 
     A beep whose first packet was lost (not repaired: WebRTC does not retransmit audio)
-    starts late in the file by a packet, and so may one right after a loss (Opus predicts
-    each packet's band energies from the one before: the first beep packet can decode too
-    quiet): that is loss, not A/V sync, so a beep within 60 ms of lost audio is not measured.
+    starts late in the file by a packet (or more): that is loss, not A/V sync, so a beep
+    right after lost audio (its onset, or the packet before it) is not measured.
     """
     flashes = flash_times(path)
     samples, rate, start = decode_audio(path)
@@ -239,6 +241,6 @@ def sync_offsets(path: Path) -> tuple[list[float], list[float]]:
         beep = min(beeps, key=lambda b: abs(b - flash), default=None)
         if beep is None or abs(beep - flash) > 0.5:
             continue
-        if not any(beep - 0.065 <= g <= beep + 0.005 for g in resumed):
+        if not any(beep - 0.025 <= g <= beep + 0.005 for g in resumed):
             offsets.append(beep - flash)
     return flashes, offsets
