@@ -7,8 +7,11 @@ timing of recordings. ``probe`` summarises a file for assertions.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Iterable
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,10 @@ import numpy as np
 
 from livetape.client.media import AUDIO_RATE, EncodedMedia
 from livetape.recorder.bitstream import h264_nal_types as nal_types
+from livetape.recorder.bitstream import opus_samples
 
-__all__ = ["beep_times", "flash_times", "nal_types", "probe", "write_media_file"]
+__all__ = ["beep_times", "compare_pictures", "decode_video", "flash_times", "nal_types", "probe",
+           "sync_offsets", "write_media_file"]
 
 WHITE_LUMA = 128.0  # mean luma above this is a flash; the synthetic pattern stays below ~60
 BEEP_RMS = 0.05  # 1 ms RMS above this is a beep; the synthetic noise floor is ~0.0005
@@ -169,3 +174,73 @@ def probe(path: str | Path, *, decode: bool = True) -> dict[str, Any]:
             if kind == "audio":
                 info["samples"] = sum(f.samples for f in frames)
     return summary
+
+
+def picture_digests(frames: Iterable[av.VideoFrame]) -> list[tuple[float, str]]:
+    return [(float(f.time or 0.0), hashlib.sha256(f.to_ndarray(format="yuv420p").tobytes())
+             .hexdigest()) for f in frames]
+
+
+def decode_video(path: Path) -> tuple[list[tuple[float, str]], list[str]]:
+    """Each decoded picture (time, digest), and every error libav raised or logged."""
+    errors: list[str] = []
+    pictures: list[tuple[float, str]] = []
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs:
+            try:
+                with av.open(str(path)) as container:
+                    pictures = picture_digests(container.decode(video=0))
+            except av.error.FFmpegError as exc:
+                errors.append(f"raised: {exc}")
+        errors += [f"{name}: {message}" for level, name, message in logs
+                   if level <= av.logging.ERROR]
+    finally:
+        av.logging.set_level(None)
+    return pictures, errors
+
+
+def compare_pictures(
+    pictures: list[tuple[float, str]], media: EncodedMedia
+) -> tuple[int, list[float]]:
+    """Which published frame the file starts on, and the times of the recorded pictures that
+    differ from the published picture of their instant.
+
+    H.264 decodes bit-exactly: a frame written without its references (a frame lost before
+    it and not recovered) decodes to other pixels, even where the decoder reports nothing.
+    """
+    decoder = av.CodecContext.create(media.video_codec or "h264", "r")
+    sent = [digest for packet in media.video
+            for _, digest in picture_digests(decoder.decode(av.Packet(bytes(packet))))]
+    first = sent.index(pictures[0][1])  # the file's first picture is one published
+    return first, [t for t, digest in pictures if sent[first + round(t * media.fps)] != digest]
+
+
+def audio_gap_ends(path: str | Path) -> list[float]:
+    """Times where audio resumes after lost packets. An MP4 stores a sample's duration as the
+    step to the next one, so each Opus packet's own length is read from its TOC byte."""
+    with av.open(str(path)) as container:
+        spans = [(float(p.pts * p.time_base), float(p.pts * p.time_base)
+                  + opus_samples(bytes(p)) / AUDIO_RATE)
+                 for p in container.demux(audio=0) if p.size and p.pts is not None]
+    return [b[0] for a, b in pairwise(spans) if b[0] - a[1] > 0.001]
+
+
+def sync_offsets(path: Path) -> tuple[list[float], list[float]]:
+    """Flash onsets, and beep minus flash for each flash whose beep onset was received.
+
+    A beep whose first packet was lost (not repaired: WebRTC does not retransmit audio)
+    starts late in the file by a packet (or more): that is loss, not A/V sync, so a beep
+    right after lost audio (its onset, or the packet before it) is not measured.
+    """
+    flashes = flash_times(path)
+    samples, rate, start = decode_audio(path)
+    beeps, resumed = beep_onsets(samples, rate, start), audio_gap_ends(path)
+    offsets = []
+    for flash in flashes:
+        beep = min(beeps, key=lambda b: abs(b - flash), default=None)
+        if beep is None or abs(beep - flash) > 0.5:
+            continue
+        if not any(beep - 0.025 <= g <= beep + 0.005 for g in resumed):
+            offsets.append(beep - flash)
+    return flashes, offsets

@@ -102,6 +102,15 @@ class Settings(NetworkSettings, EventSettings):
         3.0, ge=0, description="Wait this long for RTCP sender reports before aligning A/V by "
         "arrival time instead.",
     )
+    nack_interval_seconds: float = Field(
+        0.1, gt=0, le=5, description="Ask again for a missing video packet (RTCP NACK) this "
+        "often until it comes or LIVETAPE_LOSS_WAIT_SECONDS have passed.",
+    )
+    loss_wait_seconds: float = Field(
+        1.0, gt=0, le=5, description="Wait this long for a missing video packet (NACKed, "
+        "retransmitted) before its frame is given up: the frames up to the next key frame are "
+        "left out of the recording and a key frame is requested (PLI).",
+    )
     preroll_seconds: float = Field(
         4.0, ge=0, le=30, description="Each live stream keeps its samples from its latest key "
         "frame on, up to this long, so a recording starts at the key frame before its request "

@@ -50,6 +50,10 @@ class Scraped:
     frames_written: dict[str, int] = field(default_factory=dict)  # by kind
     frames_dropped: int = 0
     udp_drops: int = 0
+    nack_requests: int = 0
+    packets_recovered: int = 0
+    video_gaps: int = 0
+    plis: int = 0
     jobs: dict[str, int] = field(default_factory=dict)  # queued / running
     job_durations: list[JobDurations] = field(default_factory=list)
     spool_files: int = 0
@@ -86,6 +90,16 @@ class _ScrapedCollector(Collector):
         yield CounterMetricFamily("livetape_udp_receive_drops",
                                   "datagrams the kernel dropped on this node's media sockets",
                                   value=s.udp_drops)
+        for name, text, count in (
+            ("livetape_nack_requests", "video packets asked for again (RTCP NACK), repeats "
+             "included", s.nack_requests),
+            ("livetape_packets_recovered", "missing video packets that came after all "
+             "(retransmitted or late)", s.packets_recovered),
+            ("livetape_video_gaps", "missing video packets given up (frames left out up to "
+             "the next key frame)", s.video_gaps),
+            ("livetape_pli_sent", "key frame requests (RTCP PLI) sent", s.plis),
+        ):
+            yield CounterMetricFamily(name, text, value=count)
         jobs = GaugeMetricFamily("livetape_jobs", "processing jobs by state (cluster-wide)",
                                  labels=["state"])
         for state, value in sorted(s.jobs.items()):

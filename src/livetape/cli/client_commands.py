@@ -33,11 +33,17 @@ ENDED = (JobState.DONE, JobState.FAILED)
               help="Use the STUN/TURN servers the server hands out (GET /v1/ice-servers).")
 @click.option("--relay", is_flag=True,
               help="Relay only, through the server's TURN servers (implies --ice-from-server).")
+@click.option("--loss", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              help="Drop this share of the outgoing RTP packets (0.02: 2 %), retransmissions "
+              "too: a lossy network made in the sender.")
+@click.option("--jitter-ms", type=click.FloatRange(0), default=0.0,
+              help="Stall the outgoing RTP this long about every 250 ms (packets wait in order).")
 def publish(url: str, key: str | None, token: str | None, room: str, src_type: str,
             media_file: str | None, seconds: float | None, loop: bool, ice_from_server: bool,
-            relay: bool) -> None:
+            relay: bool, loss: float, jitter_ms: float) -> None:
     """Publish a file or a synthetic source into a room over WHIP (needs --token)."""
     from livetape.client.api import LivetapeClient
+    from livetape.client.impairment import Impairment
     from livetape.client.media import EncodedMedia
     from livetape.client.publisher import WhipPublisher
 
@@ -52,8 +58,10 @@ def publish(url: str, key: str | None, token: str | None, room: str, src_type: s
         if ice_from_server or relay:
             async with LivetapeClient(url, token=token) as client:
                 ice_servers = await client.ice_servers()
+        impairment = Impairment(loss, jitter_ms) if loss or jitter_ms else None
         publisher = WhipPublisher(whip, token, media, loop=loop, ice_servers=ice_servers,
-                                  ice_transport_policy="relay" if relay else "all")
+                                  ice_transport_policy="relay" if relay else "all",
+                                  impairment=impairment)
         await publisher.start()
         click.echo(json.dumps({"location": publisher.location}))
         try:
@@ -63,6 +71,10 @@ def publish(url: str, key: str | None, token: str | None, room: str, src_type: s
                 await publisher.wait_done()
         finally:
             await publisher.stop()
+        if publisher.link is not None:
+            link = publisher.link
+            click.echo(json.dumps({"rtp_packets": link.rtp_packets, "dropped": link.dropped,
+                                   "retransmitted": link.rtx_packets, "held": link.held}))
 
     asyncio.run(run())
 

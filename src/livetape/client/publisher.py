@@ -23,6 +23,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from livetape.client.impairment import ImpairedLink, Impairment
 from livetape.client.media import EncodedMedia
 from livetape.client.pacing import PacedPacketTrack, SharedClock
 
@@ -76,7 +77,8 @@ class WhipPublisher:
     def __init__(self, whip_url: str, token: str, media: EncodedMedia, *, loop: bool = False,
                  client: httpx.AsyncClient | None = None, connect_timeout: float = 10.0,
                  ice_servers: Sequence[RTCIceServer | dict[str, Any]] | None = None,
-                 ice_transport_policy: str = "all") -> None:
+                 ice_transport_policy: str = "all",
+                 impairment: Impairment | None = None) -> None:
         self.whip_url, self.media, self.loop = whip_url, media, loop
         # STUN/TURN servers (LivetapeClient.ice_servers()); default: host candidates only.
         # "relay": only through TURN (a client whose network lets nothing else out)
@@ -93,6 +95,8 @@ class WhipPublisher:
         self._pc: RTCPeerConnection | None = None
         self._location: str | None = None
         self._closed = False
+        # a lossy network in the sender (see livetape.client.impairment); None: a clean link
+        self.link = ImpairedLink(impairment) if impairment is not None else None
         self.offer_sdp: str | None = None
         self.answer_sdp: str | None = None
         self.delete_status: int | None = None  # HTTP status of the DELETE sent by stop()
@@ -109,7 +113,7 @@ class WhipPublisher:
 
     @property
     def packets_sent(self) -> dict[str, int]:
-        """Packets handed to aiortc's RTP sender so far, by kind."""
+        """Packets handed to aiortc's RTP sender so far, by kind (a video packet is a frame)."""
         return {t.kind: t.packets_sent for t in self._tracks}
 
     def _headers(self, **extra: str) -> dict[str, str]:
@@ -153,6 +157,10 @@ class WhipPublisher:
             self._location = str(response.url.join(response.headers["location"]))
             self.answer_sdp = response.text
             await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+            if self.link is not None:  # before media flows: it starts once DTLS is up
+                for transceiver in pc.getTransceivers():
+                    self.link.add_rtx_ssrc(transceiver.sender._rtx_ssrc)
+                    self.link.attach(transceiver.sender.transport)
             async with asyncio.timeout(self._connect_timeout):
                 state = await connected
             if state != "connected":
@@ -197,6 +205,8 @@ class WhipPublisher:
     async def _close_pc(self, *, silently: bool) -> None:
         for track in self._tracks:
             track.stop()  # also wakes wait_done()
+        if self.link is not None:
+            self.link.close()
         if self._pc is None:
             return
         if silently:

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
@@ -29,6 +29,8 @@ from livetape.live import interop
 from livetape.live.clock import SenderClock
 from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.ingest import attach
+from livetape.live.loss_recovery import LossPolicy, LossRecovery, attach_audio
+from livetape.live.loss_recovery import attach as recover_losses
 from livetape.live.preroll import Preroll
 from livetape.live.trickle import SdpFragment, add_candidates
 from livetape.recorder.bitstream import is_keyframe
@@ -78,6 +80,8 @@ class Liveness:
 
     connect_timeout: float
     disconnect_grace: float
+    # how lost video packets are asked for and waited for
+    loss: LossPolicy = field(default_factory=LossPolicy)
 
 
 class Publication:
@@ -104,6 +108,8 @@ class Publication:
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
         self._codecs: dict[str, str] = {}
+        self._recovery: LossRecovery | None = None  # the video receiver's
+        self._plis_asked = 0  # key frame requests (PLI) from the recorder
         self._listeners: list[Listener] = []
         self.preroll = preroll or Preroll(0, 0)
         self._tasks: set[asyncio.Future[None]] = set()
@@ -135,6 +141,10 @@ class Publication:
             self._receivers[kind] = receiver
             self._clocks[kind] = SenderClock(receiver, codec.clockRate)
             attach(receiver, functools.partial(self._on_frame, kind))
+            if kind == "video":
+                self._recovery = recover_losses(receiver, self._liveness.loss)
+            else:
+                attach_audio(receiver)
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
         self._last_heard = time.monotonic()
@@ -186,15 +196,23 @@ class Publication:
             if not self._closed:
                 self._background(self.close("track_ended"))
             return
+        self._take(kind, frame)
+        if kind == "video" and self._recovery is not None:
+            for ready in self._recovery.take_ready():  # completed with it (a hole filled)
+                self._take(kind, ready)
+
+    def _take(self, kind: str, frame: JitterFrame) -> None:
         clock = self._clocks[kind]
         clock.observe(frame.timestamp)
         codec = self._codecs[kind]
         self._last_heard = now = time.monotonic()
         self.frames_received[kind] += 1
         self.bytes_received[kind] += len(frame.data)
+        recovery = self._recovery if kind == "video" else None
         sample = Sample(
             kind, codec, frame.data, frame.timestamp, clock.clock_rate,
             is_keyframe(codec, frame.data), now, clock.sender_time(frame.timestamp),
+            after_gap=recovery is not None and recovery.follows_gap(),
         )
         self.preroll.add(sample)
         for listener in list(self._listeners):
@@ -228,7 +246,19 @@ class Publication:
         for ssrc in streams:
             if ssrc not in rtx:
                 # aiortc has no public keyframe request; its receiver's PLI sender works
+                self._plis_asked += 1
                 self._background(receiver._send_rtcp_pli(ssrc))
+
+    @property
+    def loss_counts(self) -> dict[str, int]:
+        """Video loss recovery so far: ``nack_requests`` (packets NACKed, repeats
+        included), ``recovered`` (missing packets that came), ``gaps`` (given up) and
+        ``plis`` (key frame requests: for gaps, and the recorder's)."""
+        counts = dict.fromkeys(("nack_requests", "recovered", "gaps", "plis"), 0)
+        if self._recovery is not None:
+            counts.update(self._recovery.counts)
+        counts["plis"] += self._plis_asked
+        return counts
 
     def mapped_at(self, kind: str, sender_time: float) -> int | None:
         clock = self._clocks.get(kind)

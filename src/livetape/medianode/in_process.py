@@ -21,6 +21,7 @@ from livetape.cluster.slots import PublicationSlots, SlotClaim, limit_refusal
 from livetape.config import Settings
 from livetape.errors import Catalogue, LivetapeError
 from livetape.live.ice_network import IceNetwork, IcePlan
+from livetape.live.loss_recovery import LossPolicy
 from livetape.live.preroll import Preroll
 from livetape.live.publication import Liveness, Publication
 from livetape.live.registry import RoomRegistry
@@ -88,7 +89,9 @@ class InProcessMediaNode:
         self._tally = NodeTally()
         self._registry = RoomRegistry()
         self._liveness = Liveness(settings.connect_timeout_seconds,
-                                  settings.disconnect_grace_seconds)
+                                  settings.disconnect_grace_seconds,
+                                  LossPolicy(nack_interval=settings.nack_interval_seconds,
+                                             wait=settings.loss_wait_seconds))
         self._limits = Limits(
             segment_seconds=settings.segment_seconds,
             idle_timeout_seconds=settings.idle_timeout_seconds,

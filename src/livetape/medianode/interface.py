@@ -114,6 +114,10 @@ class NodeTotals(Message):
     frames_written: dict[str, int] = Field(description="frames written to files, by kind")
     frames_dropped: int = Field(description="damaged video frames left out")
     udp_drops: int = Field(default=0, description="datagrams the kernel dropped on its sockets")
+    nack_requests: int = Field(default=0, description="video packets asked for again (NACK)")
+    packets_recovered: int = Field(default=0, description="missing video packets that came")
+    video_gaps: int = Field(default=0, description="missing video packets given up")
+    plis: int = Field(default=0, description="key frame requests (RTCP PLI) sent")
 
     @classmethod
     def combined(cls, parts: list[NodeTotals]) -> NodeTotals:
@@ -129,6 +133,9 @@ class NodeTotals(Message):
             media_bytes=by_kind("media_bytes"), frames_written=by_kind("frames_written"),
             frames_dropped=sum(p.frames_dropped for p in parts),
             udp_drops=sum(p.udp_drops for p in parts),
+            nack_requests=sum(p.nack_requests for p in parts),
+            packets_recovered=sum(p.packets_recovered for p in parts),
+            video_gaps=sum(p.video_gaps for p in parts), plis=sum(p.plis for p in parts),
         )
 
 

@@ -39,12 +39,15 @@ class NodeTally:
             media_bytes={k: now[f"bytes.{k}"] for k in KINDS},
             frames_written={k: now[f"written.{k}"] for k in KINDS},
             frames_dropped=now["dropped"],
+            nack_requests=now["loss.nack_requests"], packets_recovered=now["loss.recovered"],
+            video_gaps=now["loss.gaps"], plis=now["loss.plis"],
         )
 
     @staticmethod
     async def _add_publication(into: Counter[str], publication: Publication) -> None:
         into["rtp_packets"] += await publication.packets_received()
         into.update({f"bytes.{k}": v for k, v in publication.bytes_received.items()})
+        into.update({f"loss.{k}": v for k, v in publication.loss_counts.items()})
 
     @staticmethod
     def _add_recorder(into: Counter[str], controller: RecordingController) -> None:

@@ -50,7 +50,9 @@ class Scraper:
             publications=node.publications, recordings=node.recordings,
             rtp_packets=node.rtp_packets, media_bytes=node.media_bytes,
             frames_written=node.frames_written, frames_dropped=node.frames_dropped,
-            udp_drops=node.udp_drops,
+            udp_drops=node.udp_drops, nack_requests=node.nack_requests,
+            packets_recovered=node.packets_recovered, video_gaps=node.video_gaps,
+            plis=node.plis,
             jobs=jobs, job_durations=durations,
             spool_files=spool_files, spool_bytes=spool_bytes,
         )

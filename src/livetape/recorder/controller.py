@@ -110,7 +110,8 @@ class RecordingController:
         self._stopping: asyncio.Future[None] | None = None
         self._failure: asyncio.Task[None] | None = None
         self.written = {"audio": 0, "video": 0}
-        self.dropped = 0  # damaged video frames left out
+        self.dropped = 0  # damaged video frames left out (and those that depend on them)
+        self._broken = False  # video lost its references: waiting for a key frame
 
     @property
     def segment_seq(self) -> int:
@@ -180,12 +181,18 @@ class RecordingController:
             self._failure = asyncio.create_task(self.events.ended("failed"))
 
     async def _on_video(self, sample: Sample) -> None:
-        if not is_complete(sample.codec, sample.data):
-            # a damaged frame (packet loss) would make the whole file unreadable: drop it and
-            # ask for a key frame so the picture recovers quickly
-            self.dropped += 1
-            self._request_keyframe()
-            return
+        if sample.after_gap or not is_complete(sample.codec, sample.data):
+            # frames were lost (unrecovered packet loss), or this one is damaged (it would
+            # make the whole file unreadable): what follows lacks its references and would
+            # decode with errors, so frames are left out up to the next key frame, asked for
+            if not self._broken:
+                self._request_keyframe()
+            self._broken = True
+        if self._broken:
+            if not (sample.keyframe and is_complete(sample.codec, sample.data)):
+                self.dropped += 1
+                return
+            self._broken = False
         data, keyframe = sample.data, sample.keyframe
         if self._transcoder is not None:
             # decoding + encoding is CPU work: off the event loop, still one frame at a time
@@ -371,7 +378,8 @@ class RecordingController:
                 await self.stop()
                 await self.events.ended("idle")
                 return
-            waiting = (self._segment is None and not self._held) or self._cut_requested
+            waiting = ((self._segment is None and not self._held) or self._cut_requested
+                       or self._broken)
             interval = self.limits.keyframe_request_interval_seconds
             if self.video and waiting and now - self._last_keyframe_request >= interval:
                 self._request_keyframe()

@@ -23,6 +23,9 @@ class Sample:
     keyframe: bool
     arrival: float  # time.monotonic() when the frame was complete
     sender_time: float | None  # sender wall clock from RTCP sender reports, None before one
+    # video: frames were given up just before this one (unrecovered loss); what follows up
+    # to the next key frame lacks its references
+    after_gap: bool = False
 
 
 Listener = Callable[[Sample], None]
