@@ -15,8 +15,8 @@ from livetape.db.session import Database
 from livetape.events.event_log import new_id, record
 from livetape.webhooks.endpoints import new_secret
 from livetape.webhooks.feed import EventFeed
-from livetape.webhooks.retention import EventRetention
 from livetape.webhooks.render import EventBody, event_body
+from livetape.webhooks.retention import EventRetention
 
 DAYS = 30
 
