@@ -25,7 +25,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from livetape.live import interop
+from livetape.live import interop, lean_receive
 from livetape.live.clock import SenderClock
 from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.ingest import attach
@@ -100,6 +100,7 @@ class Publication:
         self._last_heard = time.monotonic()
         self.end_reason: str | None = None
         interop.install()  # GStreamer's and FFmpeg's WHIP clients need it
+        lean_receive.install()  # media datagrams skip aioice's STUN parse
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
@@ -135,6 +136,7 @@ class Publication:
             self._receivers[kind] = receiver
             self._clocks[kind] = SenderClock(receiver, codec.clockRate)
             attach(receiver, functools.partial(self._on_frame, kind))
+            lean_receive.skip_bandwidth_estimation(receiver)  # no REMB: nothing to adapt
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
         self._last_heard = time.monotonic()
