@@ -59,10 +59,11 @@ class _Counted:
         return self.function(*args, **kwargs)
 
 
-async def _exchange(lean: bool) -> tuple[list[JitterFrame], list[Any], EncodedMedia]:
+async def _exchange(lean: bool, answers: list[str]) -> tuple[
+        list[JitterFrame], list[Any], EncodedMedia]:
     """A real aiortc publisher sends H.264 + Opus to a receiver whose receivers are attached
     as livetape attaches them (``lean``: also without bandwidth estimation); returns the video
-    frames delivered and the RTCP packets the video receiver sent."""
+    frames delivered and the RTCP packets the video receiver sent (its answer to ``answers``)."""
     media = EncodedMedia.synthetic(3.0, width=320, height=240)
     sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -84,7 +85,11 @@ async def _exchange(lean: bool) -> tuple[list[JitterFrame], list[Any], EncodedMe
     try:
         await sender.setLocalDescription(await sender.createOffer())
         await receiver.setRemoteDescription(sender.localDescription)
+        if lean:
+            for transceiver in receiver.getTransceivers():
+                lean_receive.skip_send_time(transceiver)
         await receiver.setLocalDescription(await receiver.createAnswer())
+        answers.append(receiver.localDescription.sdp)
         for transceiver in receiver.getTransceivers():
             ingest.attach(transceiver.receiver, functools.partial(collect, transceiver.kind))
             if lean:
@@ -127,20 +132,24 @@ async def test_media_skips_the_stun_parse_and_remb_while_frames_arrive(
     # packet feeds the REMB estimator
     monkeypatch.setattr(StunProtocol, "datagram_received",
                         lean_receive.original_datagram_received)
-    video, rtcp, media = await _exchange(lean=False)
+    answers: list[str] = []
+    video, rtcp, media = await _exchange(lean=False, answers=answers)
     stock_parses = parses.calls
     assert stock_parses > len(video), "aioice no longer parses media as STUN: drop change 1"
     assert estimates.calls >= len(video), "aiortc no longer estimates: drop change 2"
+    assert lean_receive.ABS_SEND_TIME in answers[0], "aiortc no longer asks for abs-send-time"
 
     # with livetape's changes: STUN still parsed (checks, consent), media not; no REMB
     parses.calls = estimates.calls = 0
     lean_receive.install()
     lean_receive.install()  # idempotent
     assert lean_receive.installed()
-    video, rtcp, media = await _exchange(lean=True)
+    video, rtcp, media = await _exchange(lean=True, answers=answers)
     assert parses.calls < stock_parses / 5
     assert parses.calls > 0, "ICE checks must still reach aioice's STUN handling"
     assert estimates.calls == 0 and not _remb(rtcp)
+    assert lean_receive.ABS_SEND_TIME not in answers[1]
+    assert "urn:ietf:params:rtp-hdrext:sdes:mid" in answers[1]  # the other extensions stay
     assert any(isinstance(p, RtcpRrPacket) for p in rtcp), "receiver reports must stay"
     # the frames are the ones sent, in order, from the first key frame on
     assert len(video) >= 75

@@ -26,6 +26,13 @@ code these changes rest on, and shows with real peers that recording still works
    no REMB is sent. What stays: NACK (and RTX unwrapping), PLI, receiver reports, sender
    reports (A/V sync), the jitter buffer (reordering, loss detection), SRTP.
 
+3. **abs-send-time is asked for although nothing reads it now.** aiortc's answer accepts the
+   offer's abs-send-time header extension, so publishers stamp it on every video packet and
+   aiortc parses it out of every one (``HeaderExtensionsMap.get``); it only fed the
+   estimator. :func:`skip_send_time` leaves it out of a transceiver's negotiated extensions
+   (``_headerExtensions``, which both the answer and the receiver's parameters are made
+   from) between the offer and the answer; a publisher then sends the packets without it.
+
 Both are per process / per receiver of the server: publishers in the same process (tests)
 see the first change too, which does not alter what they receive.
 """
@@ -39,7 +46,9 @@ import threading
 from typing import Any
 
 from aioice.ice import StunProtocol
+from aiortc import rtcpeerconnection
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 # sha256 of inspect.getsource() of the code each change rests on, as the pinned versions ship it
 PATCHED_SOURCES = {
@@ -47,7 +56,12 @@ PATCHED_SOURCES = {
         "ff4c8b910d45fb3a9e50c4391fe5cbaba33dcba669fea9e847e19a5c99b9bfbb",
     "aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet":
         "4e54983d021a6336d80c29490f82f9a6dd531c0d3179b2daed818120c5ece238",
+    "aiortc.rtcpeerconnection.create_media_description_for_transceiver":
+        "2ab6730b6dd9aaea7f4078724582b693f95fe1adfb51477b79d911293feea267",
+    "aiortc.rtcpeerconnection.RTCPeerConnection.__remoteRtp":
+        "1dc79068e0cae573d5709182a4b55649d315ef5d87bec82af5ae3c4a0ce542d9",
 }
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _ESTIMATOR_ATTRIBUTE = "_RTCRtpReceiver__remote_bitrate_estimator"
 _STUN_MAX_FIRST_BYTE = 3  # RFC 7983: 0-3 STUN, 20-63 DTLS, 128-191 RTP/RTCP
 
@@ -75,6 +89,11 @@ def changed_sources() -> list[str]:
         "aioice.ice.StunProtocol.datagram_received": source_digest(original_datagram_received),
         "aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet":
             source_digest(RTCRtpReceiver._handle_rtp_packet),
+        "aiortc.rtcpeerconnection.create_media_description_for_transceiver":
+            source_digest(rtcpeerconnection.create_media_description_for_transceiver),
+        "aiortc.rtcpeerconnection.RTCPeerConnection.__remoteRtp":
+            source_digest(vars(rtcpeerconnection.RTCPeerConnection)[
+                "_RTCPeerConnection__remoteRtp"]),
     }
     return [name for name, digest in current.items() if PATCHED_SOURCES[name] != digest]
 
@@ -100,3 +119,10 @@ def skip_bandwidth_estimation(receiver: RTCRtpReceiver) -> None:
 
 def estimates_bandwidth(receiver: RTCRtpReceiver) -> bool:
     return getattr(receiver, _ESTIMATOR_ATTRIBUTE, None) is not None
+
+
+def skip_send_time(transceiver: RTCRtpTransceiver) -> None:
+    """Leave abs-send-time out of what ``transceiver`` negotiates; after the offer is set,
+    before the answer is made."""
+    transceiver._headerExtensions = [
+        e for e in transceiver._headerExtensions if e.uri != ABS_SEND_TIME]

@@ -122,6 +122,8 @@ class Publication:
         self._pc.on("connectionstatechange", self._on_connection_state)
         _plan_transceivers(self._pc, offer_sdp)
         await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        for transceiver in self._pc.getTransceivers():
+            lean_receive.skip_send_time(transceiver)  # only REMB read it
         answer = await self._pc.createAnswer()
         with self._network.gathering():  # the ports and addresses of LIVETAPE_ICE_*
             await self._pc.setLocalDescription(answer)
