@@ -1,7 +1,7 @@
 """Per-packet work a receive-only recorder leaves out of aioice's and aiortc's receive path.
 
 A general WebRTC endpoint does, for every media datagram, work a recorder has no use for.
-Two pieces of it go, each by a small change documented here and guarded by
+Three pieces of it go, each by a small change documented here and guarded by
 ``tests/live/test_lean_receive.py`` (it fails when the pinned aioice / aiortc change the
 code these changes rest on, and shows with real peers that recording still works):
 
@@ -33,8 +33,8 @@ code these changes rest on, and shows with real peers that recording still works
    (``_headerExtensions``, which both the answer and the receiver's parameters are made
    from) between the offer and the answer; a publisher then sends the packets without it.
 
-Both are per process / per receiver of the server: publishers in the same process (tests)
-see the first change too, which does not alter what they receive.
+The first is per process (publishers in the same process, in tests, see it too; it does
+not alter what they receive), the others per receiver and transceiver of a publication.
 """
 
 from __future__ import annotations
