@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -76,6 +77,7 @@ async def run(seconds: float) -> list[dict[str, Any]]:
                         samples.append(await page.evaluate("window.steps.sample()"))
     finally:
         await asyncio.to_thread(server.stop)
+        shutil.rmtree(work, ignore_errors=True)
     return samples
 
 
