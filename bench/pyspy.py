@@ -38,7 +38,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ICE / UDP receive (aioice)", ("/aioice/",)),
     ("MP4 mux (livetape sink, PyAV)", ("/livetape/recorder/sink.py",)),
     ("recorder logic (livetape)", ("/livetape/recorder/",)),
-    ("publication pump (livetape)", ("/livetape/rooms/",)),
+    ("publication: frames in, clock, pre-roll (livetape)", ("/livetape/live/",)),
     ("other aiortc", ("/aiortc/",)),
     ("other livetape", ("/livetape/",)),
     ("UDP socket reads/writes (asyncio transports)", ("/asyncio/selector_events.py",)),

@@ -25,7 +25,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from livetape.live import interop
+from livetape.live import interop, lean_receive
 from livetape.live.clock import SenderClock
 from livetape.live.ice_network import IceNetwork, IcePlan
 from livetape.live.ingest import attach
@@ -104,6 +104,7 @@ class Publication:
         self._last_heard = time.monotonic()
         self.end_reason: str | None = None
         interop.install()  # GStreamer's and FFmpeg's WHIP clients need it
+        lean_receive.install()  # media datagrams skip aioice's STUN parse
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._receivers: dict[str, RTCRtpReceiver] = {}
         self._clocks: dict[str, SenderClock] = {}
@@ -127,6 +128,8 @@ class Publication:
         self._pc.on("connectionstatechange", self._on_connection_state)
         _plan_transceivers(self._pc, offer_sdp)
         await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        for transceiver in self._pc.getTransceivers():
+            lean_receive.skip_send_time(transceiver)  # only REMB read it
         answer = await self._pc.createAnswer()
         with self._network.gathering():  # the ports and addresses of LIVETAPE_ICE_*
             await self._pc.setLocalDescription(answer)
@@ -145,6 +148,7 @@ class Publication:
                 self._recovery = recover_losses(receiver, self._liveness.loss)
             else:
                 attach_audio(receiver)
+            lean_receive.skip_bandwidth_estimation(receiver)  # no REMB: nothing to adapt
         if not self._receivers:
             raise ValueError("the offer has no audio or video to receive")
         self._last_heard = time.monotonic()

@@ -15,6 +15,20 @@ def h264_nal_types(data: bytes) -> list[int]:
     return types
 
 
+def _nal_types_to_first_slice(data: bytes) -> tuple[set[int], int | None]:
+    """The NAL unit types before an access unit's first slice (VCL NAL, type 1-5), and that
+    slice's type (None: no slice). Stops there: the rest of a frame is its slices' data."""
+    before: set[int] = set()
+    i = data.find(b"\x00\x00\x01")
+    while i >= 0 and i + 3 < len(data):
+        nal = data[i + 3] & 0x1F
+        if 1 <= nal <= 5:
+            return before, nal
+        before.add(nal)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return before, None
+
+
 def is_complete(codec: str, data: bytes) -> bool:
     """Whether a frame can go into a file at all.
 
@@ -27,15 +41,25 @@ def is_complete(codec: str, data: bytes) -> bool:
     if codec == "h264":
         if not data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
             return False
-        return any(1 <= nal <= 5 for nal in h264_nal_types(data))
+        return _nal_types_to_first_slice(data)[1] is not None
     return True
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
-    """Whether an encoded frame can start a file: an H.264 IDR with SPS+PPS, a VP8 key frame."""
+    """Whether an encoded frame can start a file: an H.264 IDR with SPS+PPS, a VP8 key frame.
+
+    H.264 reads up to the first slice only (once per frame, so not the whole frame's data):
+    all slices of a picture are IDR or none is (H.264 7.4.1.2.4), so a first slice of type
+    1-4 answers; SPS and PPS usually precede an IDR's first slice, else the rest is read.
+    """
     if codec == "h264":
+        before, first_slice = _nal_types_to_first_slice(data)
+        if first_slice != 5:
+            return False
+        if {7, 8} <= before:
+            return True
         nals = h264_nal_types(data)
-        return 5 in nals and 7 in nals and 8 in nals
+        return 7 in nals and 8 in nals
     if codec == "vp8":
         return len(data) > 0 and (data[0] & 0x01) == 0
     return True  # audio: every packet decodes on its own
