@@ -61,7 +61,9 @@ async def record_client(
     async def joined() -> dict[str, Any] | None:
         if client.poll() is not None:
             raise AssertionError(f"the client exited ({client.returncode}): {client_log(log)}")
-        return await stream_of(api, room, user)
+        stream = await stream_of(api, room, user)
+        # listed from the offer on; its codecs once the answer is made
+        return stream if stream and len(stream.get("codecs") or {}) == 2 else None
 
     stream = await wait_for(joined, timeout=JOIN_TIMEOUT, interval=0.5)
     assert stream["codecs"] == {"audio": "opus", "video": video}, stream
