@@ -10,7 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from livetape.api.limits import BodyTooLarge, too_large
@@ -26,10 +26,11 @@ def _answer(error: LivetapeError, status: int | None = None) -> JSONResponse:
 
 
 def _database_away(exc: Exception) -> bool:
-    """The database could not be reached or dropped the connection (not a bad query)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    """The database could not be reached (no statement was sent: the connection failed) or
+    dropped the connection (SQLAlchemy invalidated it); not a query that failed on its own
+    (a missing table, a constraint: livetape's fault, a 500)."""
+    return isinstance(exc, DBAPIError) and (bool(exc.connection_invalidated)
+                                            or exc.statement is None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
