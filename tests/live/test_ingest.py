@@ -25,6 +25,18 @@ def nal_units(access_unit: bytes) -> list[bytes]:
     return [p.rstrip(b"\x00") if i < len(parts) - 1 else p for i, p in enumerate(parts) if p]
 
 
+
+def sending_pair(media: EncodedMedia) -> tuple[RTCPeerConnection, RTCPeerConnection]:
+    """A real aiortc publisher of ``media`` (H.264 + Opus, paced) and a receiving peer, not
+    connected yet (the test makes the offer and the answer)."""
+    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    for track in media.tracks(SharedClock()):
+        transceiver = sender.addTransceiver(track, direction="sendonly")
+        codec = "h264" if track.kind == "video" else "opus"
+        transceiver.setCodecPreferences(codec_preferences(track.kind, codec))
+    return sender, receiver
+
 async def test_attached_receivers_deliver_the_sent_frames_bit_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -35,13 +47,7 @@ async def test_attached_receivers_deliver_the_sent_frames_bit_exact(
     ingest.install()  # idempotent
 
     media = EncodedMedia.synthetic(2.0, width=320, height=240)
-    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    clock = SharedClock()
-    for track in media.tracks(clock):
-        transceiver = sender.addTransceiver(track, direction="sendonly")
-        codec = "h264" if track.kind == "video" else "opus"
-        transceiver.setCodecPreferences(codec_preferences(track.kind, codec))
+    sender, receiver = sending_pair(media)
     frames: dict[str, list[JitterFrame | None]] = {"audio": [], "video": []}
     enough = asyncio.Event()
 

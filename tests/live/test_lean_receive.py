@@ -18,16 +18,14 @@ import aiortc.rtcrtpreceiver as receiver_module
 import pytest
 from aioice import stun
 from aioice.ice import StunProtocol
-from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket
 
 from livetape.client.media import EncodedMedia
-from livetape.client.pacing import SharedClock
-from livetape.client.publisher import codec_preferences
 from livetape.live import ingest, lean_receive
+from tests.live.test_ingest import sending_pair
 
 # --- the source guards ---------------------------------------------------------------------
 
@@ -65,13 +63,7 @@ async def _exchange(lean: bool, answers: list[str]) -> tuple[
     as livetape attaches them (``lean``: also without bandwidth estimation); returns the video
     frames delivered and the RTCP packets the video receiver sent (its answer to ``answers``)."""
     media = EncodedMedia.synthetic(3.0, width=320, height=240)
-    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    clock = SharedClock()
-    for track in media.tracks(clock):
-        transceiver = sender.addTransceiver(track, direction="sendonly")
-        codec = "h264" if track.kind == "video" else "opus"
-        transceiver.setCodecPreferences(codec_preferences(track.kind, codec))
+    sender, receiver = sending_pair(media)
     video: list[JitterFrame] = []
     sent_rtcp: list[Any] = []
     enough = asyncio.Event()

@@ -154,11 +154,7 @@ class PartShipper:
 
 def _copy_tail(path: Path, start: int, chunk: Path) -> int:
     """Copy the bytes of ``path`` from ``start`` on (MAX_CHUNK at most) into ``chunk``."""
-    try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        return 0  # not created yet, or finalized and gone
-    count = min(size - start, MAX_CHUNK)
+    count = min(_size(path) - start, MAX_CHUNK)  # 0 size: not created yet, or gone
     if count <= 0:
         return 0
     chunk.parent.mkdir(parents=True, exist_ok=True)
