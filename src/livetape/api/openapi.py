@@ -49,13 +49,16 @@ def raises(*kinds: ErrorKind) -> Callable[[F], F]:
 
 def served(media_types: Iterable[str]) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of a route serving stored objects of these types: whole (200), a range
-    (206), a redirect to the object store (302), not modified (304), or a range past the
-    end (416)."""
+    (206), a redirect to the object store (302) or, in a cluster, to the node whose spool
+    holds it (307), not modified (304), or a range past the end (416)."""
     content = {t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}
     return {
         200: {"description": "the object", "content": content},
         206: {"description": "the requested range", "content": content},
         302: {"description": "on S3: the object at a presigned URL of short life (Location)",
+              "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}}},
+        307: {"description": "a cluster: the object waits in another node's spool; the same "
+              "path and query on that node (Location)",
               "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}}},
         304: {"description": "not modified since the validators sent"},
         416: {"description": "a range past the end", "content": {
